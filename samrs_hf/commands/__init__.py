@@ -1,0 +1,1 @@
+"""One module per ``samrs`` subcommand (see :mod:`samrs_hf.cli`)."""

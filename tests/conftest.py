@@ -1,0 +1,25 @@
+"""Shared test fixtures: the real-format samples in ../shared/fixtures and a tiny random SAM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """``../shared/fixtures`` beside the checkout; tests that need it skip when it is absent."""
+    if not FIXTURES.is_dir():
+        pytest.skip(f"real-format fixtures not found at {FIXTURES} (they live in ../shared beside the checkout)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_dir(tmp_path_factory) -> Path:
+    """A tiny random SamModel + SamProcessor saved to a temp folder (no network)."""
+    from samrs_hf.tiny_sam import save_tiny_sam
+
+    return save_tiny_sam(tmp_path_factory.mktemp("tiny-sam"))
