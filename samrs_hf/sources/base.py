@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
+from PIL import Image
+
+from ..geometry import hbox_area, polygon_to_hbox, polygon_to_rbox
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 class AnnotationError(ValueError):
-    """A malformed or unsupported annotation; the message names the file (and line)."""
+    """A malformed or unsupported annotation; the message names the file (and line).
 
-    def __init__(self, path: str | Path, message: str, line: int | None = None):
+    ``reason`` is the key under which ``skip_bad`` readers count it (``"malformed"``,
+    ``"unknown_class"``, ``"missing_image"``, ``"missing_annotation"``, ``"unreadable_image"``).
+    """
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None, reason: str = "malformed"):
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {message}")
-        self.path, self.line = Path(path), line
+        self.path, self.line, self.reason = Path(path), line, reason
+
+
+ErrorHandler = Callable[[AnnotationError], None]
+
+
+def raise_error(error: AnnotationError) -> None:
+    """The default error handler of the annotation parsers: fail on the first bad record."""
+    raise error
 
 
 @dataclass
@@ -94,5 +112,117 @@ class DetectionSource(ABC):
         return len(self.image_ids())
 
     def __iter__(self) -> Iterator[SourceImage]:
+        """All images in :meth:`image_ids` order; with ``skip_bad`` bad files are skipped and reported."""
         for image_id in self.image_ids():
-            yield self.load(image_id)
+            try:
+                image = self.load(image_id)
+            except AnnotationError as error:
+                if not self.skip_bad:
+                    raise
+                self.report.add(error.reason, str(error))
+                continue
+            yield image
+
+    def _on_error(self, error: AnnotationError) -> None:
+        """Per-object error handler: raise, or record the object as skipped when ``skip_bad``."""
+        if not self.skip_bad:
+            raise error
+        self.report.add(error.reason, str(error))
+
+    def _keep_valid(self, objects: list[SourceObject], width: int, height: int, path: Path) -> list[SourceObject]:
+        """Drop (and count) degenerate objects and objects lying wholly outside the image.
+
+        Objects partly outside are kept as annotated; tiling clips them.
+        """
+        kept = []
+        for number, obj in enumerate(objects, 1):
+            reason = _invalid_reason(obj, width, height)
+            if reason is None:
+                kept.append(obj)
+            else:
+                why = "has zero area" if reason == "degenerate" else f"lies wholly outside the {width}x{height} image"
+                self.report.add(reason, f"{path}: object {number} ({obj.category}) {why}")
+        return kept
+
+
+def _invalid_reason(obj: SourceObject, width: int, height: int) -> str | None:
+    x0, y0, x1, y1 = obj.hbox
+    if hbox_area(obj.hbox) <= 0 or (obj.rbox is not None and obj.rbox[2] * obj.rbox[3] <= 0):
+        return "degenerate"
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        return "outside_image"
+    return None
+
+
+def object_from_polygon(category: str, polygon, difficult: bool = False, attributes: dict | None = None) -> SourceObject:
+    """An oriented object: ``hbox`` = the polygon's bounds, ``rbox`` = its minimum-area rectangle."""
+    polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    return SourceObject(
+        category=category,
+        hbox=polygon_to_hbox(polygon),
+        polygon=polygon,
+        rbox=polygon_to_rbox(polygon),
+        difficult=difficult,
+        attributes=attributes or {},
+    )
+
+
+def index_images(*folders: Path) -> dict[str, Path]:
+    """Image file stem -> path for the image files directly in ``folders`` (missing ones are skipped)."""
+    return {
+        path.stem: path
+        for folder in folders
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    }
+
+
+def image_size(path: Path, annotation: Path) -> tuple[int, int]:
+    """``(width, height)`` read from the image header only (no decoding)."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError) as error:
+        raise AnnotationError(annotation, f"cannot read image {path}: {error}", reason="unreadable_image") from None
+
+
+def parse_xml(path: Path) -> ET.Element:
+    """Root element of an XML annotation; unreadable XML raises :class:`AnnotationError`."""
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as error:
+        raise AnnotationError(path, f"malformed XML: {error}", line=error.position[0]) from None
+    except OSError as error:
+        raise AnnotationError(path, f"cannot read: {error}", reason="missing_annotation") from None
+
+
+def xml_text(element: ET.Element, tag: str, path: Path, where: str) -> str:
+    """Stripped text of ``element``'s child ``tag``; a missing or empty tag raises."""
+    child = element.find(tag)
+    if child is None or not (child.text or "").strip():
+        raise AnnotationError(path, f"{where}: missing <{tag}>")
+    return child.text.strip()
+
+
+def xml_number(element: ET.Element, tag: str, path: Path, where: str) -> float:
+    """``xml_text`` as a float; a non-numeric value raises."""
+    text = xml_text(element, tag, path, where)
+    try:
+        return float(text)
+    except ValueError:
+        raise AnnotationError(path, f"{where}: <{tag}> is {text!r}, not a number") from None
+
+
+def read_split_ids(list_dir: Path, split: str) -> list[str]:
+    """Ids listed in ``list_dir/{split}.txt``; ``"trainval"`` falls back to ``train.txt`` + ``val.txt``."""
+    names = [split]
+    if split == "trainval" and not (list_dir / "trainval.txt").is_file():
+        names = ["train", "val"]
+    ids: list[str] = []
+    for name in names:
+        path = list_dir / f"{name}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"split list {path} not found (split {split!r})")
+        ids += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return ids

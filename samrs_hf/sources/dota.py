@@ -1,0 +1,174 @@
+"""DOTA v1.0 / v1.5 / v2.0 ``labelTxt`` annotations.
+
+Layouts: ``root/{split}/images`` + ``root/{split}/labelTxt`` when ``split`` is given
+(``"trainval"`` falls back to ``train`` + ``val`` when there is no ``trainval`` folder), and
+``root/images`` + ``root/labelTxt`` when it is not. One label file per image:
+
+.. code-block:: text
+
+    imagesource:GoogleEarth                          (optional header lines)
+    gsd:0.146343590398
+    x1 y1 x2 y2 x3 y3 x4 y4 category difficult        (integer or float coordinates)
+
+CRLF or LF endings, empty (0-byte) files and a missing ``difficult`` column are accepted.
+Self-intersecting quads are kept: their ``rbox`` is the minimum-area rectangle around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..classes import DOTA_V2_CLASSES
+from ..geometry import rbox_to_polygon
+from .base import (
+    AnnotationError,
+    DetectionSource,
+    ErrorHandler,
+    SourceImage,
+    SourceObject,
+    image_size,
+    index_images,
+    object_from_polygon,
+    raise_error,
+)
+
+DOTA_VERSIONS: dict[str, tuple[str, ...]] = {
+    "1.0": DOTA_V2_CLASSES[:15],
+    "1.5": DOTA_V2_CLASSES[:16],
+    "2.0": DOTA_V2_CLASSES,
+}
+HEADER_KEYS = ("imagesource", "gsd")
+
+
+@dataclass
+class DotaLabels:
+    """One parsed ``labelTxt`` file: its header lines (``imagesource``, ``gsd``) and objects."""
+
+    header: dict[str, str] = field(default_factory=dict)
+    objects: list[SourceObject] = field(default_factory=list)
+
+
+def read_dota_labels(
+    path: str | Path, classes: Iterable[str] = DOTA_V2_CLASSES, on_error: ErrorHandler = raise_error
+) -> DotaLabels:
+    """Parse a DOTA ``labelTxt`` file; a bad line goes to ``on_error`` (default: raise)."""
+    path, classes = Path(path), set(classes)
+    labels = DotaLabels()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AnnotationError(path, f"not a UTF-8 text file: {error}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key in HEADER_KEYS:
+            labels.header[key] = value.strip()
+            continue
+        try:
+            labels.objects.append(_parse_line(line, classes, path, number))
+        except AnnotationError as error:
+            on_error(error)
+    return labels
+
+
+def _parse_line(line: str, classes: set[str], path: Path, number: int) -> SourceObject:
+    fields = line.split()
+    if len(fields) not in (9, 10):
+        raise AnnotationError(path, f"expected 8 coordinates, a category and a difficult flag, got {line!r}", number)
+    try:
+        polygon = np.array([float(v) for v in fields[:8]]).reshape(4, 2)
+    except ValueError:
+        raise AnnotationError(path, f"non-numeric coordinate in {line!r}", number) from None
+    category = fields[8]
+    if category not in classes:
+        raise AnnotationError(path, f"unknown class {category!r}", number, reason="unknown_class")
+    difficult = fields[9] if len(fields) == 10 else "0"
+    if difficult not in ("0", "1"):
+        raise AnnotationError(path, f"difficult flag must be 0 or 1, got {difficult!r}", number)
+    return object_from_polygon(category, polygon, difficult=difficult == "1")
+
+
+def write_dota_labels(path: str | Path, objects: Iterable[SourceObject], header: dict | None = None) -> Path:
+    """Write objects as a DOTA ``labelTxt`` file (LF endings); returns the path.
+
+    Each object is written as its 4-point polygon, else its ``rbox`` corners, else its ``hbox``.
+    """
+    path = Path(path)
+    lines = [f"{key}:{value}" for key, value in (header or {}).items()]
+    for obj in objects:
+        coords = " ".join(_format_number(v) for v in _quad(obj).ravel())
+        lines.append(f"{coords} {obj.category} {int(obj.difficult)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _quad(obj: SourceObject) -> np.ndarray:
+    if obj.polygon is not None and len(obj.polygon) == 4:
+        return np.asarray(obj.polygon, dtype=np.float64)
+    if obj.rbox is not None:
+        return rbox_to_polygon(obj.rbox)
+    x0, y0, x1, y1 = np.asarray(obj.hbox, dtype=np.float64)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def _format_number(value: float) -> str:
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+class DOTA(DetectionSource):
+    """DOTA scenes: PNG/JPG/TIF/BMP images and ``labelTxt`` files (see the module docstring).
+
+    ``version`` ("1.0", "1.5", "2.0") selects the class list; image sizes are read from the
+    image headers when an image is loaded.
+    """
+
+    name = "dota"
+
+    def __init__(self, root: str | Path, split: str | None = None, version: str = "2.0", skip_bad: bool = False):
+        super().__init__(root, split, skip_bad)
+        if version not in DOTA_VERSIONS:
+            raise ValueError(f"unknown DOTA version {version!r}; choose from {sorted(DOTA_VERSIONS)}")
+        self.version = version
+        self.classes = DOTA_VERSIONS[version]
+        self._labels: dict[str, Path] = {}
+        self._images: dict[str, Path] = {}
+        for folder in self._split_folders():
+            if not (folder / "labelTxt").is_dir():
+                raise FileNotFoundError(f"DOTA labels folder {folder / 'labelTxt'} not found")
+            self._labels.update((p.stem, p) for p in (folder / "labelTxt").glob("*.txt"))
+            self._images.update(index_images(folder / "images"))
+
+    def _split_folders(self) -> list[Path]:
+        if self.split is None:
+            return [self.root]
+        if self.split == "trainval" and not (self.root / "trainval").is_dir():
+            return [self.root / "train", self.root / "val"]
+        return [self.root / self.split]
+
+    def image_ids(self) -> list[str]:
+        return sorted(self._labels)
+
+    def load(self, image_id: str) -> SourceImage:
+        label_path = self._labels[image_id]
+        image_path = self._images.get(image_id)
+        if image_path is None:
+            raise AnnotationError(label_path, f"no image {image_id}.* in images/", reason="missing_image")
+        width, height = image_size(image_path, label_path)
+        objects = read_dota_labels(label_path, self.classes, self._on_error).objects
+        return SourceImage(
+            image_id=image_id,
+            image_path=image_path,
+            width=width,
+            height=height,
+            objects=self._keep_valid(objects, width, height, label_path),
+            source=self.name,
+            split=self.split or "",
+        )
