@@ -68,6 +68,16 @@ class SourceImage:
 
 
 @dataclass
+class ParsedAnnotation:
+    """One parsed annotation file: its objects, the image ``(width, height)`` it states (if any),
+    and header fields (DOTA's ``imagesource`` / ``gsd``)."""
+
+    objects: list[SourceObject]
+    size: tuple[int, int] | None = None
+    header: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class SkipReport:
     """What a reader dropped with ``skip_bad=True``: reason -> count, plus the messages."""
 

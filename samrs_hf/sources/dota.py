@@ -16,7 +16,6 @@ Self-intersecting quads are kept: their ``rbox`` is the minimum-area rectangle a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -28,6 +27,7 @@ from .base import (
     AnnotationError,
     DetectionSource,
     ErrorHandler,
+    ParsedAnnotation,
     SourceImage,
     SourceObject,
     image_size,
@@ -44,20 +44,12 @@ DOTA_VERSIONS: dict[str, tuple[str, ...]] = {
 HEADER_KEYS = ("imagesource", "gsd")
 
 
-@dataclass
-class DotaLabels:
-    """One parsed ``labelTxt`` file: its header lines (``imagesource``, ``gsd``) and objects."""
-
-    header: dict[str, str] = field(default_factory=dict)
-    objects: list[SourceObject] = field(default_factory=list)
-
-
 def read_dota_labels(
     path: str | Path, classes: Iterable[str] = DOTA_V2_CLASSES, on_error: ErrorHandler = raise_error
-) -> DotaLabels:
+) -> ParsedAnnotation:
     """Parse a DOTA ``labelTxt`` file; a bad line goes to ``on_error`` (default: raise)."""
     path, classes = Path(path), set(classes)
-    labels = DotaLabels()
+    labels = ParsedAnnotation(objects=[])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
