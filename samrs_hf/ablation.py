@@ -19,18 +19,25 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
 
+from samrs_hf.labeler import SamLabeler, upscale_mask
 from samrs_hf.metrics import InstanceIoU
-from samrs_hf.prompts import PromptSpec
+from samrs_hf.prompts import PromptSpec, build_prompts
+from samrs_hf.sources.hrsc2016 import HRSC2016
 
 __all__ = [
     "PAPER_PROMPTS",
     "PAPER_FIGURES",
     "parse_prompt_list",
     "score_image",
+    "ablation_image_ids",
+    "run_ablation",
     "ablation_markdown",
     "write_ablation",
 ]
@@ -88,6 +95,53 @@ def score_image(
         target = gt_masks[index]
         if target is not None:
             meter.update(mask, target)
+
+
+def ablation_image_ids(source: HRSC2016, split: str = "test") -> list[str]:
+    """Images of ``split`` that have a segmentation PNG; ``"test"`` is the paper's ablation set."""
+    if split == "test":
+        return source.ablation_ids()
+    ids = HRSC2016(source.root, split=split).image_ids()
+    return [image_id for image_id in ids if source.segmentation_path(image_id).is_file()]
+
+
+def _decode_all(
+    labeler: SamLabeler, encoded: tuple[torch.Tensor, tuple[int, int]], prompts
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(object index, mask)`` for every prompt, decoded chunk by chunk from one image embedding."""
+    embeddings, reshaped = encoded
+    pad = labeler.processor.image_processor.pad_size["height"]
+    for start in range(0, len(prompts), labeler.prompt_batch_size):
+        low_res, _ = labeler.decode(embeddings, prompts.chunk(start, start + labeler.prompt_batch_size))
+        for k in range(len(low_res)):
+            yield start + k, upscale_mask(low_res[k], reshaped, prompts.image_size, pad)
+
+
+def run_ablation(
+    source: HRSC2016,
+    labeler: SamLabeler,
+    prompts: Sequence[PromptSpec],
+    image_ids: Sequence[str],
+    progress: bool = True,
+) -> dict[str, InstanceIoU]:
+    """Score every prompt on ``image_ids``: one SAM encoding per image, all prompts decoded from it.
+
+    Only objects with a ground-truth mask are prompted.
+    """
+    results = {str(spec): InstanceIoU() for spec in prompts}
+    for image_id in tqdm(image_ids, desc="ablation", unit="image", disable=not progress):
+        record = source.load(image_id)
+        scored = [(obj, mask) for obj, mask in zip(record.objects, source.gt_masks(record)) if mask is not None]
+        if not scored:
+            continue
+        objects, gt_masks = zip(*scored)
+        with Image.open(record.image_path) as image:
+            image = image.convert("RGB")
+        encoded = labeler.encode(image)
+        for spec in prompts:
+            built = build_prompts(spec, objects, (image.height, image.width), labeler.processor)
+            score_image(results[str(spec)], _decode_all(labeler, encoded, built), gt_masks)
+    return results
 
 
 def _row(prompt: str, meter: InstanceIoU, paper: dict[str, tuple[float, float]]) -> dict:

@@ -77,3 +77,69 @@ def test_table_and_json(tmp_path):
     assert data["rows"][0] == {"prompt": "hbox", "mIoU_I": 50.0, "mIoU_P": 50.0, "instances": 1,
                                "paper_mIoU_I": 89.97, "paper_mIoU_P": 79.40}
     assert data["rows"][1]["mIoU_I"] is None
+
+
+@pytest.fixture
+def hrsc_root(fixtures_dir, tmp_path):
+    """The real HRSC2016 sample (image linked, XML given a seg_color) with a made-up segmentation PNG."""
+    from PIL import Image
+
+    from samrs_hf.geometry import rasterize_polygon
+    from samrs_hf.sources.hrsc2016 import HRSC2016
+
+    sample = fixtures_dir / "hrsc2016"
+    root = tmp_path / "HRSC2016"
+    for folder in ("FullDataSet/AllImages", "FullDataSet/Annotations", "FullDataSet/Segmentations", "ImageSets"):
+        (root / folder).mkdir(parents=True)
+    (root / "FullDataSet/AllImages/100000002.bmp").symlink_to(sample / "AllImages/100000002.bmp")
+    xml = (sample / "Annotations/100000002.xml").read_text()
+    xml = xml.replace("<seg_color>\n      </seg_color>", "<seg_color>0,128,255</seg_color>", 1)
+    (root / "FullDataSet/Annotations/100000002.xml").write_text(xml)
+    (root / "ImageSets/test.txt").write_text("100000002\n")
+    ship = HRSC2016(root).load("100000002").objects[0]
+    segmentation = np.zeros((818, 1146, 3), np.uint8)
+    segmentation[rasterize_polygon(ship.polygon, 818, 1146)] = (0, 128, 255)
+    Image.fromarray(segmentation).save(root / "FullDataSet/Segmentations/100000002.png")
+    return root
+
+
+def test_samrs_ablate_end_to_end(hrsc_root, tiny_sam_dir, tmp_path, capsys):
+    from samrs_hf.cli import main
+
+    out = tmp_path / "out"
+    code = main(["ablate", "--root", str(hrsc_root), "--model", str(tiny_sam_dir), "--prompts", "paper",
+                 "--out", str(out), "--device", "cpu"])
+    assert code == 0
+    data = json.loads((out / "ablation.json").read_text())
+    assert data["images"] == 1 and [r["prompt"] for r in data["rows"]] == list(PAPER_PROMPTS)
+    for row in data["rows"]:
+        assert row["instances"] == 1
+        assert 0 <= row["mIoU_I"] <= 100 and 0 <= row["mIoU_P"] <= 100
+    assert "| `cp+rhbox+rhbox_m` |" in (out / "ablation.md").read_text()
+    assert "ablation.json" in capsys.readouterr().out
+
+
+def test_ablation_encodes_each_image_once(hrsc_root, tiny_sam_dir, monkeypatch):
+    from samrs_hf.ablation import run_ablation
+    from samrs_hf.labeler import SamLabeler
+    from samrs_hf.sources.hrsc2016 import HRSC2016
+
+    labeler = SamLabeler(tiny_sam_dir, device="cpu")
+    calls = []
+    encode = labeler.encode
+    monkeypatch.setattr(labeler, "encode", lambda image: calls.append(1) or encode(image))
+    source = HRSC2016(hrsc_root)
+    results = run_ablation(source, labeler, parse_prompt_list("hbox,rbox_m,cp+rhbox"), source.ablation_ids(),
+                           progress=False)
+    assert len(calls) == 1 and all(m.instances == 1 for m in results.values())
+    # same masks as labelling each prompt on its own
+    from PIL import Image
+
+    record = source.load("100000002")
+    with Image.open(record.image_path) as image:
+        image = image.convert("RGB")
+    for prompt, meter in results.items():
+        alone = InstanceIoU()
+        score_image(alone, ((m.index, m.mask) for m in labeler.label(image, record.objects, prompt)),
+                    source.gt_masks(record))
+        assert (alone.intersections, alone.unions) == (meter.intersections, meter.unions)
