@@ -123,6 +123,7 @@ class DOTA(DetectionSource):
     """
 
     name = "dota"
+    classes = DOTA_V2_CLASSES
 
     def __init__(self, root: str | Path, split: str | None = None, version: str = "2.0", skip_bad: bool = False):
         super().__init__(root, split, skip_bad)
