@@ -96,7 +96,8 @@ def test_version_selects_class_list(tmp_path):
     "bad_line, message",
     [
         ("1 2 3 4 5 6 plane 0", "expected 8 coordinates"),
-        ("1 2 3 4 5 6 7 x plane 0", "non-numeric coordinate"),
+        ("1 2 3 4 5 6 7 nan plane 0", "coordinates must be finite numbers"),
+        ("1 2 3 4 5 6 7 x plane 0", "coordinates must be finite numbers"),
         ("1 1 9 1 9 9 1 9 plane 2", "difficult flag must be 0 or 1"),
     ],
 )

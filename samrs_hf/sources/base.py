@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -216,12 +217,20 @@ def xml_text(element: ET.Element, tag: str, path: Path, where: str) -> str:
 
 
 def xml_number(element: ET.Element, tag: str, path: Path, where: str) -> float:
-    """``xml_text`` as a float; a non-numeric value raises."""
+    """``xml_text`` as a finite float; anything else raises."""
     text = xml_text(element, tag, path, where)
     try:
-        return float(text)
+        return finite_float(text)
     except ValueError:
         raise AnnotationError(path, f"{where}: <{tag}> is {text!r}, not a number") from None
+
+
+def finite_float(text: str) -> float:
+    """``float(text)``, refusing ``nan`` and ``inf`` (``ValueError``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not finite")
+    return value
 
 
 def read_split_ids(list_dir: Path, split: str) -> list[str]:

@@ -30,6 +30,7 @@ from .base import (
     ParsedAnnotation,
     SourceImage,
     SourceObject,
+    finite_float,
     image_size,
     index_images,
     object_from_polygon,
@@ -74,9 +75,9 @@ def _parse_line(line: str, classes: set[str], path: Path, number: int) -> Source
     if len(fields) not in (9, 10):
         raise AnnotationError(path, f"expected 8 coordinates, a category and a difficult flag, got {line!r}", number)
     try:
-        polygon = np.array([float(v) for v in fields[:8]]).reshape(4, 2)
+        polygon = np.array([finite_float(v) for v in fields[:8]]).reshape(4, 2)
     except ValueError:
-        raise AnnotationError(path, f"non-numeric coordinate in {line!r}", number) from None
+        raise AnnotationError(path, f"coordinates must be finite numbers, got {line!r}", number) from None
     category = fields[8]
     if category not in classes:
         raise AnnotationError(path, f"unknown class {category!r}", number, reason="unknown_class")

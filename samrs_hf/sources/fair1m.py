@@ -26,6 +26,7 @@ from .base import (
     ParsedAnnotation,
     SourceImage,
     SourceObject,
+    finite_float,
     index_images,
     object_from_polygon,
     parse_xml,
@@ -69,7 +70,7 @@ def _parse_object(element: ET.Element, path: Path, where: str) -> SourceObject:
 
 def _point(text: str, path: Path, where: str) -> tuple[float, float]:
     try:
-        x, y = (float(v) for v in text.split(","))
+        x, y = (finite_float(v) for v in text.split(","))
     except ValueError:
         raise AnnotationError(path, f"{where}: <point> is {text.strip()!r}, not 'x,y'") from None
     return x, y
