@@ -92,6 +92,9 @@ def test_gt_masks_are_the_pixels_of_each_colour(hrsc_root):
     np.testing.assert_array_equal(red, expected_red)
     assert blue.sum() == 15 * 15 and blue[10, 20] and blue[24, 34] and not blue[25, 35]
     assert source.gt_masks(source.load("2")) == [None]  # coloured ship, but no segmentation PNG
+    Image.new("RGB", (20, 30)).save(hrsc_root / "FullDataSet" / "Segmentations" / "1.png")
+    with pytest.raises(AnnotationError, match=r"1\.png: segmentation is 20x30, its image 40x30"):
+        source.gt_masks(image)
 
 
 def test_ablation_ids_and_splits(hrsc_root):
@@ -99,7 +102,7 @@ def test_ablation_ids_and_splits(hrsc_root):
     assert HRSC2016(hrsc_root, split="test").image_ids() == ["1", "2"]
     assert HRSC2016(hrsc_root, split="trainval").image_ids() == ["3"]
     (hrsc_root / "ImageSets" / "test.txt").unlink()
-    assert HRSC2016(hrsc_root).ablation_ids() == ["1", "3"]  # no test list: every annotated image
+    assert HRSC2016(hrsc_root).ablation_ids() == ["1", "3"]  # no test list: every image of the source
 
 
 def test_errors_name_the_file(tmp_path):

@@ -136,8 +136,12 @@ class DOTA(DetectionSource):
         self._images: dict[str, Path] = {}
         for folder in self._split_folders():
             if not (folder / "labelTxt").is_dir():
-                raise FileNotFoundError(f"DOTA labels folder {folder / 'labelTxt'} not found")
-            self._labels.update((p.stem, p) for p in (folder / "labelTxt").glob("*.txt"))
+                hint = "" if split else " (pass split=... for root/{split}/labelTxt)"
+                raise FileNotFoundError(f"DOTA labels folder {folder / 'labelTxt'} not found{hint}")
+            for label_path in sorted((folder / "labelTxt").glob("*.txt")):
+                if label_path.stem in self._labels:
+                    raise ValueError(f"DOTA image id {label_path.stem!r} appears twice: {label_path}")
+                self._labels[label_path.stem] = label_path
             self._images.update(index_images(folder / "images"))
 
     def _split_folders(self) -> list[Path]:

@@ -182,13 +182,16 @@ class HRSC2016(DetectionSource):
             return [None] * len(colors)
         with Image.open(path) as segmentation:
             pixels = np.asarray(segmentation.convert("RGB"))
+        if pixels.shape[:2] != (image.height, image.width):
+            size = f"{pixels.shape[1]}x{pixels.shape[0]}"
+            raise AnnotationError(path, f"segmentation is {size}, its image {image.width}x{image.height}")
         return [None if color is None else np.all(pixels == color, axis=-1) for color in colors]
 
     def ablation_ids(self) -> list[str]:
         """Test images with boxes and a segmentation PNG (the paper's 124-image ablation set).
 
-        "Test" is ``ImageSets/test.txt`` when present, else every annotated image; an image
-        qualifies when its PNG exists and one of its objects has a ``seg_color``.
+        "Test" is ``ImageSets/test.txt`` when present, else this source's :meth:`image_ids`; an
+        image qualifies when its PNG exists and one of its objects has a ``seg_color``.
         """
         test_list = self.root / "ImageSets" / "test.txt"
         candidates = read_split_ids(test_list.parent, "test") if test_list.is_file() else self.image_ids()
