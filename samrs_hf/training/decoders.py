@@ -1,0 +1,72 @@
+"""Decoders that turn the four backbone stages (strides 4-32) into one feature map for the heads.
+
+* ``upernet``: transformers' UperNet head (pyramid pooling + FPN), minus its classifier;
+  output at stride 4.
+* ``unet``: the SAMRS paper's UNet variant: three upsample-concatenate-convolve blocks from
+  stride 32 to stride 4, then the last decoder block replaced by a 2x bilinear upsample;
+  output at stride 2 (the head's own 2x upsample brings it to full size).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.models.upernet.modeling_upernet import UperNetConvModule, UperNetHead
+
+
+class UperNetDecoder(UperNetHead):
+    """``UperNetHead`` returning its fused features (``channels`` wide, stride 4) instead of logits."""
+
+    output_stride = 4
+
+    def __init__(self, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> None:
+        super().__init__(SimpleNamespace(pool_scales=tuple(pool_scales), hidden_size=channels, num_labels=1), in_channels)
+        self.classifier = nn.Identity()
+
+
+class UNetBlock(nn.Module):
+    """Upsample 2x, concatenate the skip connection, two 3x3 conv-BN-ReLU."""
+
+    def __init__(self, in_channels: int, skip_channels: int, channels: int) -> None:
+        super().__init__()
+        self.convs = nn.Sequential(
+            UperNetConvModule(in_channels + skip_channels, channels, kernel_size=3, padding=1),
+            UperNetConvModule(channels, channels, kernel_size=3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.convs(torch.cat([x, skip], dim=1))
+
+
+class UNetDecoder(nn.Module):
+    """The paper's UNet decoder: blocks 32->16->8->4, then a 2x bilinear upsample instead of a last block."""
+
+    output_stride = 2
+
+    def __init__(self, in_channels: list[int], channels: int) -> None:
+        super().__init__()
+        widths = [in_channels[-1]] + [channels] * (len(in_channels) - 1)
+        skips = in_channels[-2::-1]
+        self.blocks = nn.ModuleList(UNetBlock(w, s, channels) for w, s in zip(widths, skips))
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = features[-1]
+        for block, skip in zip(self.blocks, features[-2::-1]):
+            x = block(x, skip)
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+DECODERS = ("upernet", "unet")
+
+
+def build_decoder(name: str, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> nn.Module:
+    """The decoder called ``name`` (one of ``DECODERS``)."""
+    if name == "upernet":
+        return UperNetDecoder(in_channels, channels, pool_scales)
+    if name == "unet":
+        return UNetDecoder(in_channels, channels)
+    raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")

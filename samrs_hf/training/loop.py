@@ -1,0 +1,192 @@
+"""The Accelerate training loop shared by SEP pre-training and fine-tuning.
+
+One optimisation step = ``gradient_accumulation_steps`` micro-batches on each process; the global
+batch of ``batch_size`` samples is split round-robin over processes x micro-batches. AdamW with a
+cosine schedule to ``min_learning_rate``; ``save_state`` checkpoints (model, optimiser, scheduler,
+RNG states, step counter) every ``checkpointing_steps`` and exact resume from them; periodic
+evaluation; the final model is saved with a model card and optionally pushed (main process only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from samrs_hf.metrics import ConfusionMatrix
+from samrs_hf.training.data import Batch, SegSource, StepBatches, eval_batches
+from samrs_hf.training.modeling import SepModel
+from samrs_hf.training.publish import model_card, push_folder
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class LoopArguments:
+    """Options shared by pre-training and fine-tuning (``HfArgumentParser`` turns them into flags)."""
+
+    output_dir: str = field(default="sep-output", metadata={"help": "final model, card and checkpoints/"})
+    batch_size: int = field(default=96, metadata={"help": "global batch per optimisation step (all processes)"})
+    max_steps: int = field(default=80_000, metadata={"help": "optimisation steps"})
+    crop_size: int = field(default=224, metadata={"help": "random (train) / centre (eval) crop size"})
+    learning_rate: float | None = field(default=None, metadata={"help": "default: 1e-3 x batch_size / 96"})
+    min_learning_rate: float = field(default=5e-6, metadata={"help": "end of the cosine schedule"})
+    weight_decay: float = 0.05
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16 (default: accelerate config)"})
+    seed: int = 42
+    checkpointing_steps: int = field(default=5000, metadata={"help": "save_state every N steps (0: never)"})
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or 'latest'"})
+    eval_steps: int = field(default=5000, metadata={"help": "evaluate every N steps and at the end (0: never)"})
+    eval_batch_size: int = 16
+    eval_limit: int | None = field(default=None, metadata={"help": "evaluate on at most N samples per dataset"})
+    logging_steps: int = 50
+    report_to: list[str] = field(default_factory=list, metadata={"help": "accelerate trackers: tensorboard, wandb, all"})
+    push_to_hub: str | None = field(default=None, metadata={"help": "ORG/NAME to upload the final model to"})
+    num_workers: int = field(default=2, metadata={"help": "DataLoader worker processes"})
+
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else 1e-3 * self.batch_size / 96
+
+
+class Progress:
+    """The step counter, saved and restored by ``save_state`` / ``load_state``."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+
+def make_accelerator(args: LoopArguments) -> Accelerator:
+    """An ``Accelerator`` with the run's precision, accumulation and trackers; seeds every process."""
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=args.report_to or None,
+        project_dir=args.output_dir,
+    )
+    set_seed(args.seed)
+    return accelerator
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path:
+    folders = sorted((Path(output_dir) / CHECKPOINTS).glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    if not folders:
+        raise FileNotFoundError(f"no checkpoint under {Path(output_dir) / CHECKPOINTS}")
+    return folders[-1]
+
+
+def evaluate(accelerator: Accelerator, model: torch.nn.Module, sources: dict[str, SegSource],
+             args: LoopArguments) -> dict[str, ConfusionMatrix]:
+    """Confusion matrix per dataset on centre crops, summed over processes."""
+    net = accelerator.unwrap_model(model)
+    net.eval()
+    matrices = {}
+    with torch.no_grad(), accelerator.autocast():
+        for name, source in sources.items():
+            cm = ConfusionMatrix(len(net.config.heads[name]), net.config.ignore_index, device=accelerator.device)
+            for images, labels in eval_batches(source, args.crop_size, args.eval_batch_size,
+                                               accelerator.process_index, accelerator.num_processes, args.eval_limit):
+                logits = net(images.to(accelerator.device), head=name).logits
+                cm.update(logits.argmax(1), labels.to(accelerator.device))
+            matrices[name] = cm.reduce(accelerator)
+    net.train()
+    return matrices
+
+
+def train_step(accelerator: Accelerator, model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Forward all subsets at once, each through its own head; backward the summed loss; per-head losses."""
+    images = torch.cat([pair[0] for pair in batch.values()]).to(accelerator.device)
+    labels = torch.cat([pair[1] for pair in batch.values()]).to(accelerator.device)
+    output = model(images, labels=labels, head_sizes={name: len(pair[1]) for name, pair in batch.items()})
+    accelerator.backward(output.loss)
+    return output.head_losses.detach()
+
+
+def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: dict[str, SegSource],
+        batch_sizes: dict[str, int], evaluation: dict[str, SegSource],
+        score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]], dataset_name: str) -> list[dict]:
+    """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step (main process)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr(), weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_steps, eta_min=args.min_learning_rate)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    progress = Progress()
+    accelerator.register_for_checkpointing(scheduler, progress)
+    if args.resume_from_checkpoint:
+        resume = args.resume_from_checkpoint
+        accelerator.load_state(str(latest_checkpoint(args.output_dir) if resume == "latest" else resume))
+    accelerator.init_trackers("samrs-sep", config={k: str(v) for k, v in asdict(args).items()})
+
+    accumulation = args.gradient_accumulation_steps
+    batches = StepBatches(train, batch_sizes, args.crop_size, args.seed, accelerator.process_index,
+                          accelerator.num_processes, accumulation)
+    loader = DataLoader(batches, batch_size=None, num_workers=args.num_workers,
+                        sampler=range(progress.step * accumulation, args.max_steps * accumulation))
+    history: list[dict] = []
+    scores: dict[str, float] = {}
+    bar = tqdm(total=args.max_steps, initial=progress.step, disable=not accelerator.is_main_process, desc="train")
+    model.train()
+    head_losses = torch.zeros(len(batch_sizes), device=accelerator.device)
+    for batch in loader:
+        with accelerator.accumulate(model):
+            head_losses += train_step(accelerator, model, batch) / accumulation
+            optimizer.step()
+            optimizer.zero_grad()
+        if not accelerator.sync_gradients:
+            continue
+        lr = scheduler.get_last_lr()[0]
+        scheduler.step()
+        progress.step += 1
+        row = log_row(accelerator, progress.step, head_losses, list(batch_sizes), lr)
+        history.append(row)
+        head_losses.zero_()
+        bar.update()
+        bar.set_postfix(loss=f"{row['train/loss']:.4f}")
+        if progress.step % args.logging_steps == 0 or progress.step == args.max_steps:
+            accelerator.log(row, step=progress.step)
+        if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
+            accelerator.save_state(str(Path(args.output_dir) / CHECKPOINTS / f"step_{progress.step}"))
+        if evaluation and args.eval_steps and (progress.step % args.eval_steps == 0 or progress.step == args.max_steps):
+            scores = score(evaluate(accelerator, model, evaluation, args))
+            accelerator.log(scores, step=progress.step)
+            history[-1].update(scores)
+    bar.close()
+    save_final(accelerator, args, model, dataset_name, batch_sizes, scores)
+    accelerator.end_training()
+    return history
+
+
+def log_row(accelerator: Accelerator, step: int, head_losses: torch.Tensor, names: list[str], lr: float) -> dict:
+    """Step, learning rate, summed and per-head losses averaged over processes."""
+    losses = accelerator.reduce(head_losses.clone(), reduction="mean").tolist()
+    row = {"step": step, "lr": lr, "train/loss": math.fsum(losses)}
+    row.update({f"train/loss_{name}": value for name, value in zip(names, losses)})
+    return row
+
+
+def save_final(accelerator: Accelerator, args: LoopArguments, model: torch.nn.Module, dataset_name: str,
+               batch_sizes: dict[str, int], scores: dict[str, float]) -> None:
+    """``save_pretrained`` + model card in ``output_dir``; upload it when ``push_to_hub`` (main process only)."""
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    net = accelerator.unwrap_model(model)
+    net.save_pretrained(args.output_dir)
+    recipe = {"steps": args.max_steps, "batch size": args.batch_size, "per-dataset batch": batch_sizes,
+              "crop": args.crop_size, "optimizer": f"AdamW lr {args.lr():g}, weight decay {args.weight_decay}",
+              "schedule": f"cosine to {args.min_learning_rate:g}", "processes": accelerator.num_processes}
+    model_card(net, dataset_name, recipe, scores).save(Path(args.output_dir) / "README.md")
+    if args.push_to_hub:
+        push_folder(args.output_dir, args.push_to_hub)

@@ -1,0 +1,58 @@
+"""SEP pre-training: one model, one head per SAMRS subset, proportional per-subset batches."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from samrs_hf.metrics import ConfusionMatrix
+from samrs_hf.training.data import HubSegSource, load_samrs, samrs_classes
+from samrs_hf.training.decoders import DECODERS
+from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
+from samrs_hf.training.modeling import build_sep_model
+from samrs_hf.training.sampling import proportional_batch_sizes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SepArguments(LoopArguments):
+    """The paper's SEP defaults: SOTA + SIOR + FAST, ResNet-50 + UperNet, B = 96, 80k steps, 224 crops."""
+
+    dataset: str = field(default="samrs", metadata={"help": "SAMRS dataset folder or Hub id"})
+    configs: list[str] = field(default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"})
+    train_split: str = "train"
+    eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (skipped where absent)"})
+    backbone: str = field(default="resnet-50", metadata={"help": "resnet-50, swin-t, convnext-t, or a model id/folder"})
+    pretrained_backbone: bool = field(default=True, metadata={"help": "load the backbone's ImageNet weights"})
+    decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})
+    decoder_channels: int = 512
+
+
+def load_eval_subsets(args: SepArguments) -> dict[str, HubSegSource]:
+    """The held-out split of each config that has one."""
+    if not args.eval_split or not args.eval_steps:
+        return {}
+    subsets = {}
+    for config in args.configs:
+        try:
+            subsets.update(load_samrs(args.dataset, [config], args.eval_split))
+        except ValueError as error:  # datasets: unknown split
+            logger.warning("no %r split for %s (%s): not evaluated", args.eval_split, config, error)
+    return subsets
+
+
+def miou_scores(matrices: dict[str, ConfusionMatrix]) -> dict[str, float]:
+    """mIoU (%) per subset over the classes present in its ground truth or predictions."""
+    return {f"eval/{name}/mIoU": 100 * cm.mean(cm.iou()) for name, cm in matrices.items()}
+
+
+def pretrain(args: SepArguments) -> list[dict]:
+    """Run SEP pre-training; returns the per-step log (losses, learning rate, eval mIoU)."""
+    accelerator = make_accelerator(args)
+    train = load_samrs(args.dataset, args.configs, args.train_split)
+    batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
+    accelerator.print(f"per-subset batch sizes: {batch_sizes}")
+    model = build_sep_model(args.backbone, args.decoder, samrs_classes(args.configs), args.pretrained_backbone,
+                            args.decoder_channels)
+    return fit(accelerator, args, model, train, batch_sizes, load_eval_subsets(args), miou_scores, args.dataset)
