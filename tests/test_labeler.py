@@ -1,0 +1,154 @@
+"""SamLabeler against the plain one-object-per-call use of SamProcessor + SamModel, and its memory bound."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from transformers import SamModel, SamProcessor
+
+from samrs_hf import geometry
+from samrs_hf.labeler import ModelNotAvailableError, ObjectMask, SamLabeler, prefetch
+from samrs_hf.sources.base import SourceObject
+
+HEIGHT, WIDTH = 180, 260
+
+
+@pytest.fixture(scope="module")
+def image() -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def objects() -> list[SourceObject]:
+    rboxes = [(60, 50, 80, 30, 0.4), (150, 120, 60, 40, -1.0), (220.5, 40.2, 50, 12, 1.3), (40, 150, 30, 30, 0.0),
+              (130, 60, 120, 70, 2.0)]
+    out = []
+    for r in rboxes:
+        poly = geometry.rbox_to_polygon(r)
+        hbox = geometry.clip_hbox(geometry.polygon_to_hbox(poly), WIDTH, HEIGHT)
+        out.append(SourceObject("ship", hbox, polygon=poly, rbox=np.array(r, dtype=float)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def labeler(tiny_sam_dir) -> SamLabeler:
+    return SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def plain(tiny_sam_dir):
+    return SamModel.from_pretrained(tiny_sam_dir).eval(), SamProcessor.from_pretrained(tiny_sam_dir)
+
+
+def reference_mask_input(region: np.ndarray) -> torch.Tensor:
+    """The official SAMRS mask prompt, written out: +-1000, resize longest side to 1024, pad, 256x256."""
+    h, w = region.shape
+    scale = 1024 / max(h, w)
+    size = (int(h * scale + 0.5), int(w * scale + 0.5))
+    logits = torch.where(torch.from_numpy(region.copy()), 1000.0, -1000.0)[None, None]
+    logits = F.interpolate(logits, size, mode="bilinear", align_corners=False)
+    logits = F.pad(logits, (0, 1024 - size[1], 0, 1024 - size[0]), value=-1000.0)
+    return F.interpolate(logits, (256, 256), mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def plain_call(plain, image, obj: SourceObject, prompt: str) -> tuple[np.ndarray, float]:
+    """One object per call, as in the transformers SAM docs (the image is encoded each time)."""
+    model, processor = plain
+    kwargs, masks = {}, None
+    rhbox = geometry.rbox_to_rhbox(obj.rbox)
+    if "cp" in prompt.split("+"):
+        kwargs.update(input_points=[[obj.rbox[:2].tolist()]], input_labels=[[1]])
+    if "rhbox" in prompt.split("+"):
+        kwargs["input_boxes"] = [[rhbox.tolist()]]
+    if "hbox" in prompt.split("+"):
+        kwargs["input_boxes"] = [[obj.hbox.tolist()]]
+    if "rbox_m" in prompt.split("+"):
+        masks = reference_mask_input(geometry.rasterize_polygon(geometry.rbox_to_polygon(obj.rbox), HEIGHT, WIDTH))
+    inputs = processor(images=image, return_tensors="pt", **kwargs)
+    prompts = {k: v for k, v in inputs.items() if k.startswith("input_")}
+    out = model(pixel_values=inputs["pixel_values"], input_masks=masks, multimask_output=False, **prompts)
+    mask = processor.post_process_masks(out.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"])
+    return mask[0][0, 0].numpy(), float(out.iou_scores[0, 0, 0])
+
+
+@pytest.mark.parametrize("prompt", ["hbox", "cp+rhbox", "rbox_m", "cp+hbox+rbox_m"])
+def test_labeler_equals_one_object_per_call(labeler, plain, image, objects, prompt):
+    results = list(labeler.label(image, objects, prompt=prompt))
+    assert [r.index for r in results] == list(range(len(objects)))
+    for obj, result in zip(objects, results):
+        mask, score = plain_call(plain, image, obj, prompt)
+        assert result.mask.dtype == bool and result.mask.shape == (HEIGHT, WIDTH)
+        assert np.array_equal(result.mask, mask), f"{prompt}: mask {result.index} differs"
+        assert result.score == pytest.approx(score, abs=1e-5)
+
+
+def test_labeler_masks_are_not_trivial(labeler, image, objects):
+    """Guards the equivalence test: the tiny model's masks differ from object to object."""
+    masks = [r.mask for r in labeler.label(image, objects, prompt="hbox")]
+    assert any(m.any() for m in masks) and not all(np.array_equal(masks[0], m) for m in masks[1:])
+
+
+def test_labeler_accepts_numpy_and_rejects_wrong_size(labeler, image, objects):
+    from samrs_hf.prompts import build_prompts
+
+    first = next(labeler.label(np.asarray(image), objects[:1]))
+    assert isinstance(first, ObjectMask) and first.index == 0
+    with pytest.raises(ValueError, match="size"):
+        next(labeler.label_prompts(image, build_prompts("hbox", objects, (HEIGHT + 1, WIDTH))))
+    assert list(labeler.label(image, [])) == []
+
+
+def test_600_objects_keep_one_chunk_alive(tiny_sam_dir, monkeypatch):
+    """An image with 600 objects streams: at most one chunk of low-res masks is alive at any time."""
+    labeler = SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=64)
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 240, (600, 2))
+    objects = [SourceObject("car", np.array([x, y, x + 16, y + 10])) for x, y in xy]
+    image = Image.new("RGB", (256, 256))
+    chunks: list[weakref.ref] = []
+    decode = labeler.decode
+
+    def alive() -> int:
+        return sum(ref() is not None for ref in chunks)
+
+    def spy(embeddings, inputs):
+        assert alive() == 0, "the previous chunk is still alive while decoding the next"
+        low_res, scores = decode(embeddings, inputs)
+        chunks.append(weakref.ref(low_res))
+        return low_res, scores
+
+    monkeypatch.setattr(labeler, "decode", spy)
+    count = 0
+    for result in labeler.label(image, objects, prompt="hbox"):
+        assert result.index == count and alive() == 1
+        count += 1
+    assert count == 600 and len(chunks) == 10
+
+
+def test_offline_missing_model_names_the_option(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="--model PATH"):
+        SamLabeler(str(tmp_path / "no-such-model"), device="cpu")
+
+
+def test_prefetch_keeps_order_and_bounds_lookahead():
+    started = []
+
+    def loader(i):
+        def load():
+            started.append(i)
+            return i * i
+
+        return load
+
+    results = []
+    for value in prefetch((loader(i) for i in range(10)), workers=2, ahead=3):
+        results.append(value)
+        assert len(started) <= len(results) + 3
+    assert results == [i * i for i in range(10)]
