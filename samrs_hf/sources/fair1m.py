@@ -9,7 +9,9 @@ SAMRS's ``train_`` / ``valid_`` prefixes.
 
 Each ``<object>`` has ``<possibleresult><name>`` (one of the 37
 :data:`~samrs_hf.classes.FAIR1M_CLASSES`, exact strings) and ``<points>``, a closed ring of
-"x,y" floats whose repeated last point is dropped. Image sizes come from ``<size>``.
+"x,y" floats whose repeated last point is dropped. Image sizes come from ``<size>``. Objects
+reaching past the image edge are kept as annotated (tiling clips them); degenerate ones (zero
+area) and ones wholly outside the image are dropped and counted in ``report``.
 """
 
 from __future__ import annotations
