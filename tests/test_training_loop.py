@@ -1,0 +1,98 @@
+"""The Accelerate loop: overfitting one batch, exact resume, Hub upload, two CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+import torch
+from training_helpers import write_tiny_backbone, write_tiny_samrs
+
+from samrs_hf.training import SepModel, build_sep_model
+from samrs_hf.training.data import StepBatches, load_samrs, samrs_classes
+from samrs_hf.training.pretrain import SepArguments, pretrain
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    base = tmp_path_factory.mktemp("sep")
+    return write_tiny_samrs(base / "samrs"), write_tiny_backbone(base / "backbone")
+
+
+def tiny_args(tiny, output_dir: Path, **overrides) -> SepArguments:
+    dataset, backbone = tiny
+    settings = dict(dataset=str(dataset), backbone=str(backbone), decoder_channels=16, batch_size=6, max_steps=4,
+                    crop_size=32, output_dir=str(output_dir), checkpointing_steps=2, eval_steps=4, num_workers=0,
+                    learning_rate=1e-3)
+    return SepArguments(**{**settings, **overrides})
+
+
+def test_overfits_one_fixed_batch(tiny):
+    dataset, backbone = tiny
+    configs = ["sota", "sior", "fast"]
+    batch = StepBatches(load_samrs(str(dataset), configs, "train"), {"sota": 2, "sior": 1, "fast": 2}, 32, seed=0)[0]
+    torch.manual_seed(0)
+    model = build_sep_model(str(backbone), "upernet", samrs_classes(configs), decoder_channels=16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    images = torch.cat([pair[0] for pair in batch.values()])
+    labels = torch.cat([pair[1] for pair in batch.values()])
+    sizes = {name: len(pair[0]) for name, pair in batch.items()}
+    losses = []
+    for _ in range(30):
+        loss = model(images, labels=labels, head_sizes=sizes).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    print("overfit losses:", [round(value, 3) for value in losses])
+    assert losses[-1] < 0.25 * losses[0]
+
+
+def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: calls.append(("create", repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: calls.append(("upload", kw)))
+    full = pretrain(tiny_args(tiny, tmp_path / "full", push_to_hub="org/sep-tiny"))
+    assert [row["step"] for row in full] == [1, 2, 3, 4]
+    assert {"eval/sota/mIoU", "eval/sior/mIoU"} <= set(full[-1])  # FAST has no validation split
+
+    resumed = pretrain(tiny_args(tiny, tmp_path / "resumed",
+                                 resume_from_checkpoint=str(tmp_path / "full" / "checkpoints" / "step_2")))
+    assert [row["step"] for row in resumed] == [3, 4]
+    for before, after in zip(full[2:], resumed):
+        assert after["train/loss"] == before["train/loss"]
+        assert after["lr"] == before["lr"]
+
+    out = tmp_path / "full"
+    assert calls[0] == ("create", "org/sep-tiny", {"exist_ok": True})
+    assert calls[1][1]["repo_id"] == "org/sep-tiny" and calls[1][1]["folder_path"] == str(out)
+    assert "checkpoints/*" in calls[1][1]["ignore_patterns"] and len(calls) == 2
+    card = (out / "README.md").read_text()
+    assert "pipeline_tag: image-segmentation" in card and "eval/sota/mIoU" in card
+    model = SepModel.from_pretrained(out, use_safetensors=True)
+    assert sorted(model.config.heads) == ["fast", "sior", "sota"]
+
+
+def test_accelerate_launch_two_cpu_processes(tiny, tmp_path):
+    dataset, backbone = tiny
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1", "--cpu",
+        "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "examples" / "pretrain_sep.py"),
+        "--dataset", str(dataset), "--backbone", str(backbone), "--decoder", "unet", "--decoder-channels", "8",
+        "--batch-size", "6", "--max-steps", "2", "--crop-size", "32", "--output-dir", str(out),
+        "--eval-steps", "2", "--checkpointing-steps", "0", "--num-workers", "0",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("per-subset batch sizes: {'sota': 2, 'sior': 1, 'fast': 3}") == 1  # main process only
+    assert json.loads((out / "config.json").read_text())["decoder"] == "unet"
+    assert "eval/sota/mIoU" in (out / "README.md").read_text()  # matrices reduced over both processes
