@@ -1,0 +1,254 @@
+"""Build a SAMRS subset: read a detection dataset, tile it, label every tile with SAM, write shards.
+
+Flow: source reader -> :func:`~samrs_hf.tiling.tile_scene` -> :class:`~samrs_hf.labeler.SamLabeler`
+(the subset's prompt) -> :class:`~samrs_hf.maps.LabelMapBuilder` -> :class:`~samrs_hf.hub.ShardWriter`
+-> :func:`~samrs_hf.hub.write_card`.
+
+* **Resume**: tiles already in committed shards are skipped, so rerunning a killed build
+  gives the same rows, none lost and none twice.
+* **Scale out**: under ``accelerate launch`` the remaining tiles are split between processes
+  (contiguous runs, so each process reads mostly its own scenes); each writes its own shards
+  (``-r{rank}-``) and the main process writes the card when all are done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import groupby, islice
+from pathlib import Path
+
+from accelerate import PartialState
+from accelerate.utils import gather_object, parse_flag_from_env
+from PIL import Image
+from tqdm.auto import tqdm
+
+from samrs_hf.classes import SAMRS_RELEASE_CLASSES, release_index, to_release_name
+from samrs_hf.hub import ShardWriter, committed_ids, image_bytes, remove_partial_shards, samrs_features, write_card
+from samrs_hf.labeler import SamLabeler, prefetch
+from samrs_hf.maps import LabelMapBuilder
+from samrs_hf.prompts import build_prompts
+from samrs_hf.sources import get_source
+from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
+from samrs_hf.tiling import Tile, tile_scene
+
+__all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "plan_tiles", "build_subset"]
+
+
+@dataclass
+class BuildOptions:
+    """What ``samrs build`` takes; ``None`` means the subset's paper setting (see :mod:`samrs_hf.subsets`)."""
+
+    subset: str
+    root: Path
+    out: Path
+    model: str = "facebook/sam-vit-huge"
+    splits: tuple[str, ...] | None = None  # source splits; "all" = the whole root (flat layout)
+    limit: int | None = None  # first N images of each split
+    prompt: str | None = None
+    prompt_batch_size: int = 64
+    device: str | None = None
+    dtype: str | None = None
+    rows_per_shard: int = 256
+    skip_bad: bool = False
+
+
+@dataclass
+class BuildSummary:
+    """Counts of one build (summed over processes)."""
+
+    images: int = 0
+    tiles: int = 0
+    tiles_without_objects: int = 0
+    tiles_already_done: int = 0
+    tiles_written: int = 0
+    tiles_without_masks: int = 0
+    instances: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    reader_skipped: Counter = field(default_factory=Counter)
+
+    def merge(self, other: BuildSummary) -> None:
+        """Add the labelling counts of another process (plan counts are the same everywhere)."""
+        self.tiles_written += other.tiles_written
+        self.tiles_without_masks += other.tiles_without_masks
+        self.instances += other.instances
+        self.dropped.update({k: v for k, v in other.dropped.items() if k.startswith("labeling:")})
+
+    def format(self) -> str:
+        lines = [
+            f"images read: {self.images}",
+            f"tiles with objects: {self.tiles} (skipped without objects: {self.tiles_without_objects})",
+            f"tiles already in committed shards (resumed): {self.tiles_already_done}",
+            f"tiles written: {self.tiles_written} (skipped, no mask left: {self.tiles_without_masks})",
+            f"instances written: {self.instances}",
+        ]
+        lines += [f"dropped objects, {reason}: {n}" for reason, n in sorted(self.dropped.items())]
+        lines += [f"reader skipped, {reason}: {n}" for reason, n in sorted(self.reader_skipped.items())]
+        return "\n".join(lines)
+
+
+@dataclass
+class PlannedTile:
+    """A tile to label and the dataset split its row goes to."""
+
+    split: str
+    tile: Tile
+
+
+def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummary) -> list[PlannedTile]:
+    """Tiles with objects of every requested split, in a fixed order; fills the plan counts of ``summary``."""
+    planned = []
+    source_class = get_source(recipe.source)
+    for split in options.splits or recipe.splits:
+        source = source_class(
+            options.root, split=None if split == "all" else split, skip_bad=options.skip_bad, **recipe.source_kwargs
+        )
+        for scene in tqdm(islice(source, options.limit), desc=f"reading {split}", unit="image", leave=False):
+            summary.images += 1
+            for tile in tile_scene(scene, recipe.tiling, summary.dropped):
+                if tile.objects:
+                    planned.append(PlannedTile(hf_split_name(split), tile))
+                else:
+                    summary.tiles_without_objects += 1
+        summary.reader_skipped.update(source.report.counts)
+    summary.tiles = len(planned)
+    return planned
+
+
+def _read_scene(path: Path) -> Image.Image:
+    Image.MAX_IMAGE_PIXELS = None  # remote-sensing scenes are legitimately huge (DOTA: up to 20000^2)
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _load_group(group: list[PlannedTile]) -> tuple[list[PlannedTile], list[Image.Image], bytes | None]:
+    """Read a scene once and crop its tiles; keep the file's bytes when the only tile is the whole image."""
+    scene = group[0].tile.scene
+    image = _read_scene(scene.image_path)
+    whole = len(group) == 1 and group[0].tile.box == (0, 0, image.width, image.height)
+    original = _original_bytes(scene.image_path) if whole else None
+    return group, [image.crop(p.tile.box) for p in group], original
+
+
+def _original_bytes(path: Path) -> bytes | None:
+    """The image file's bytes when it is an RGB JPEG or PNG (stored as is, no re-encoding)."""
+    with Image.open(path) as image:
+        if image.format not in ("JPEG", "PNG") or image.mode != "RGB":
+            return None
+    return path.read_bytes()
+
+
+def label_tile(
+    labeler: SamLabeler, image: Image.Image, tile: Tile, subset: str, prompt: str
+) -> LabelMapBuilder:
+    """Label ``tile``'s objects with SAM and paint them into a label map (release class order)."""
+    prompts = build_prompts(prompt, tile.objects, (tile.height, tile.width), labeler.processor)
+    maps = LabelMapBuilder(tile.height, tile.width, num_classes=len(SAMRS_RELEASE_CLASSES[subset]))
+    for result in labeler.label_prompts(image, prompts):
+        obj = tile.objects[result.index]
+        maps.add(
+            result.index,
+            result.mask,
+            release_index(subset, obj.category),
+            result.score,
+            obj.hbox,
+            prompts.prompt_boxes[result.index],
+            category=to_release_name(subset, obj.category),
+            rbox=obj.rbox,
+        )
+    return maps
+
+
+def make_row(tile: Tile, image: Image.Image, maps: LabelMapBuilder, root: Path, original: bytes | None) -> dict:
+    """One dataset row (DESIGN.md schema) for a labelled tile."""
+    semantic = Image.fromarray(maps.semantic_map(), mode="L")
+    objects = [
+        {
+            "category": r.category_index,
+            "bbox": list(r.bbox),
+            "rbox": None if r.rbox is None else list(r.rbox),
+            "segmentation": r.segmentation,
+            "area": int(r.area),
+            "score": float(r.score),
+            "prompt_box": list(r.prompt_box),
+        }
+        for r in maps.records
+    ]
+    return {
+        "image_id": tile.image_id,
+        "image": {"bytes": original, "path": None} if original else image_bytes(image),
+        "semantic_map": image_bytes(semantic),
+        "objects": objects,
+        "width": tile.width,
+        "height": tile.height,
+        "source": Path(os.path.relpath(tile.scene.image_path, root)).as_posix(),
+        "tile": [tile.x0, tile.y0],
+    }
+
+
+def _todo(options: BuildOptions, planned: list[PlannedTile], state: PartialState) -> list[PlannedTile]:
+    """Tiles not yet in committed shards; every process sees the same list."""
+    folder = Path(options.out) / options.subset
+    if state.is_main_process:
+        remove_partial_shards(folder)
+    state.wait_for_everyone()
+    done = committed_ids(folder)
+    state.wait_for_everyone()  # nobody commits before everyone has read the same done set
+    return [p for p in planned if p.tile.image_id not in done.get(p.split, set())]
+
+
+def _cpu_requested(options: BuildOptions) -> bool:
+    """CPU processes: ``--device cpu`` or ``accelerate launch --cpu`` (lets torchrun-launched CPU ranks join gloo)."""
+    return options.device == "cpu" or parse_flag_from_env("ACCELERATE_USE_CPU")
+
+
+def build_subset(options: BuildOptions) -> BuildSummary:
+    """Build (or resume) ``options.subset`` into ``options.out``; returns the summary of all processes."""
+    recipe = get_subset(options.subset)
+    prompt = options.prompt or recipe.prompt
+    state = PartialState(cpu=_cpu_requested(options))
+    summary = BuildSummary()
+    planned = plan_tiles(recipe, options, summary)
+    todo = _todo(options, planned, state)
+    summary.tiles_already_done = len(planned) - len(todo)
+    labeler = SamLabeler(options.model, options.device or state.device, options.dtype, options.prompt_batch_size)
+    features = samrs_features(options.subset)
+    writers: dict[str, ShardWriter] = {}
+    with state.split_between_processes(todo) as mine:
+        groups = [list(g) for _, g in groupby(mine, key=lambda p: (p.split, p.tile.scene.image_id))]
+        bar = tqdm(total=len(mine), desc=f"labeling {options.subset} [rank {state.process_index}]", unit="tile")
+        for group, images, original in prefetch((partial(_load_group, g) for g in groups), workers=1, ahead=2):
+            for planned_tile, image in zip(group, images):
+                tile = planned_tile.tile
+                maps = label_tile(labeler, image, tile, options.subset, prompt)
+                summary.dropped.update({f"labeling: {k}": v for k, v in maps.dropped.items()})
+                bar.update()
+                if not maps.records:
+                    summary.tiles_without_masks += 1
+                    continue
+                if planned_tile.split not in writers:
+                    writers[planned_tile.split] = ShardWriter(
+                        Path(options.out) / options.subset, planned_tile.split, features, state.process_index,
+                        options.rows_per_shard,
+                    )
+                writers[planned_tile.split].add(make_row(tile, image, maps, Path(options.root), original))
+                summary.tiles_written += 1
+                summary.instances += len(maps.records)
+        bar.close()
+    for writer in writers.values():
+        writer.flush()
+    return _finish(options, state, summary)
+
+
+def _finish(options: BuildOptions, state: PartialState, summary: BuildSummary) -> BuildSummary:
+    """Sum the processes' counts and, on the main process, write the card."""
+    gathered = gather_object([summary])
+    total = gathered[0]
+    for other in gathered[1:]:
+        total.merge(other)
+    if state.is_main_process:
+        write_card(Path(options.out))
+    state.wait_for_everyone()
+    return total
