@@ -24,11 +24,15 @@ __all__ = ["OverlayPanel", "class_colors", "overlay_semantic", "draw_polygons", 
 
 
 def class_colors(n: int) -> np.ndarray:
-    """``(n, 3)`` uint8 colours: matplotlib's tab20 (strong shades first), then golden-ratio hues."""
+    """``(n, 3)`` uint8 colours: matplotlib's tab20, then golden-ratio hues.
+
+    Classes 0-9 get tab20's strong shades; 10-19 its light shades, hues shifted by five so that
+    classes ``i`` and ``i + 10`` (often shown together) differ in hue.
+    """
     from matplotlib import colormaps
 
     tab20 = np.asarray(colormaps["tab20"].colors)
-    palette = [tuple(c) for c in np.concatenate([tab20[0::2], tab20[1::2]])]
+    palette = [tuple(c) for c in np.concatenate([tab20[0::2], np.roll(tab20[1::2], -5, axis=0)])]
     for i in range(max(n - len(palette), 0)):
         hue = (i * 0.618033988749895) % 1.0
         palette.append(colorsys.hsv_to_rgb(hue, 0.75, 0.85 if i % 2 else 0.65))
@@ -91,7 +95,7 @@ def save_overlay_grid(
     ncols = min(ncols, len(panels))
     nrows = -(-len(panels) // ncols)
     aspect = np.asarray(panels[0].image).shape[0] / np.asarray(panels[0].image).shape[1]
-    fig = Figure(figsize=(panel_inches * ncols, panel_inches * aspect * nrows + 0.9))
+    fig = Figure(figsize=(panel_inches * ncols, (panel_inches * aspect + 0.3) * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     present: set[int] = set()
     for ax, panel in zip(axes.flat, panels):
@@ -105,9 +109,10 @@ def save_overlay_grid(
         ax.axis("off")
     colors = class_colors(len(class_names)) / 255.0
     handles = [Patch(facecolor=colors[i], label=class_names[i]) for i in sorted(present)]
-    if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9)
-    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
+    fig.tight_layout()
+    if handles:  # below the panels; savefig's tight bounding box keeps it in the picture
+        legend_kw = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 6), frameon=False)
+        fig.legend(handles=handles, fontsize=9, **legend_kw)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
