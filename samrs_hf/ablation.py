@@ -110,11 +110,10 @@ def _decode_all(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(object index, mask)`` for every prompt, decoded chunk by chunk from one image embedding."""
     embeddings, reshaped = encoded
-    pad = labeler.processor.image_processor.pad_size["height"]
     for start in range(0, len(prompts), labeler.prompt_batch_size):
         low_res, _ = labeler.decode(embeddings, prompts.chunk(start, start + labeler.prompt_batch_size))
         for k in range(len(low_res)):
-            yield start + k, upscale_mask(low_res[k], reshaped, prompts.image_size, pad)
+            yield start + k, upscale_mask(low_res[k], reshaped, prompts.image_size, labeler.processor)
 
 
 def run_ablation(

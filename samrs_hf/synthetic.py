@@ -6,9 +6,10 @@ masks, so the ground truth is exact. Objects: a U-shaped ``harbor`` pier on the 
 ``ship`` s moored in its slips and others at sea (rotated), cross-shaped ``plane`` s on an
 apron, and ``storage-tank`` discs, on a noisy ground crossed by roads. Categories are DOTA's.
 
-Each object's mask is its *visible* pixels (later objects occlude earlier ones, e.g. nothing
-here overlaps, but the harbor's box contains the moored ships); its oriented box is the
-minimum-area rectangle of its outline, as a DOTA annotator would draw it.
+Each object's mask is its visible pixels (a later object hides an earlier one where they
+overlap; no shapes overlap here, but the harbor's box holds the moored ships, the case where
+label maps must keep small objects). Its oriented box is the minimum-area rectangle of its
+outline, as a DOTA annotator would draw it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from samrs_hf.geometry import polygon_to_hbox, polygon_to_rbox, rasterize_polygon, rbox_to_polygon
 from samrs_hf.sources.base import SourceObject
+from samrs_hf.sources.dota import write_dota_labels
 
 __all__ = ["SceneObject", "Scene", "make_scene", "write_dota_scene"]
 
@@ -151,20 +153,15 @@ def _harbor(center: tuple[float, float]) -> list[np.ndarray]:
     return [back, *arms]
 
 
-def make_scene(seed: int = 0, width: int = 1024, height: int = 768, image_id: str | None = None) -> Scene:
-    """Draw the synthetic scene (deterministic for a given ``seed``)."""
-    rng = np.random.default_rng(seed)
-    painter = _Painter(rng, height, width)
-    water = np.zeros((height, width), dtype=bool)
-    water[:, :300] = True
-    apron = np.zeros((height, width), dtype=bool)
-    apron[40:480, 430:980] = True
-    _draw_ground(painter, water, apron)
+WIDTH, HEIGHT = 1024, 768
+Shape = list[np.ndarray] | tuple[float, float, float]  # polygons, or a disc (cx, cy, r)
 
-    shapes: list[tuple[str, list[np.ndarray] | tuple[float, float, float], tuple]] = []
-    harbor_center = (170.0, 380.0 + rng.uniform(-20, 20))
-    shapes.append(("harbor", _harbor(harbor_center), (175, 170, 160)))
-    hx, hy = harbor_center
+
+def _layout(rng: np.random.Generator) -> list[tuple[str, Shape, tuple[int, int, int]]]:
+    """``(category, shape, colour)`` of every object, in drawing order, jittered by ``rng``."""
+    shapes = []
+    hx, hy = 170.0, 380.0 + rng.uniform(-20, 20)
+    shapes.append(("harbor", _harbor((hx, hy)), (175, 170, 160)))
     for slip_y in (hy - 70.5, hy + 70.5):  # moored ships, in the two slips of the U
         hull = _ship_hull(rng.uniform(120, 150), rng.uniform(26, 32))
         shapes.append(("ship", [_rotate(hull, np.pi, (hx - 25, slip_y))], (215, 215, 220)))
@@ -180,20 +177,32 @@ def make_scene(seed: int = 0, width: int = 1024, height: int = 768, image_id: st
     for col, row in np.ndindex(4, 2):  # storage tanks
         disc = (520 + col * 95 + rng.uniform(-6, 6), 620 + row * 90 + rng.uniform(-6, 6), rng.uniform(28, 38))
         shapes.append(("storage-tank", disc, (205, 200, 190)))
+    return shapes
 
+
+def make_scene(seed: int = 0, image_id: str | None = None) -> Scene:
+    """Draw the 1024x768 synthetic scene (deterministic for a given ``seed``)."""
+    rng = np.random.default_rng(seed)
+    painter = _Painter(rng, HEIGHT, WIDTH)
+    water = np.zeros((HEIGHT, WIDTH), dtype=bool)
+    water[:, :300] = True
+    apron = np.zeros((HEIGHT, WIDTH), dtype=bool)
+    apron[40:480, 430:980] = True
+    _draw_ground(painter, water, apron)
+    owner = np.full((HEIGHT, WIDTH), -1, dtype=np.int16)  # which object each pixel shows
     objects = []
-    for category, shape, color in shapes:
-        mask, outline = _shape_mask(shape, height, width)
+    for index, (category, shape, color) in enumerate(_layout(rng)):
+        mask, outline = _shape_mask(shape, HEIGHT, WIDTH)
         painter.fill(mask, np.asarray(color) * rng.uniform(0.9, 1.0))
+        owner[mask] = index
         objects.append(SceneObject(category, mask, outline))
-    for i, obj in enumerate(objects):  # keep only what later objects leave visible
-        for later in objects[i + 1 :]:
-            obj.mask &= ~later.mask
+    for index, obj in enumerate(objects):
+        obj.mask = owner == index
     image = painter.image().filter(ImageFilter.GaussianBlur(0.6))
     return Scene(image_id or f"synthetic_{seed}", image, objects)
 
 
-def _shape_mask(shape, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _shape_mask(shape: Shape, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Mask and outline vertices of a list of polygons, or of a disc ``(cx, cy, r)`` (outline: its square)."""
     if isinstance(shape, tuple):
         cx, cy, radius = shape
@@ -207,8 +216,6 @@ def _shape_mask(shape, height: int, width: int) -> tuple[np.ndarray, np.ndarray]
 
 def write_dota_scene(out_dir: str | Path, scene: Scene) -> Path:
     """Write ``images/<id>.png`` and ``labelTxt/<id>.txt`` (DOTA format) under ``out_dir``; return ``out_dir``."""
-    from samrs_hf.sources.dota import write_dota_labels
-
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
