@@ -6,8 +6,8 @@ results are summarised as ``mIoU_I`` (mean of per-instance IoU) and ``mIoU_P`` (
 intersections over sum of unions), see :class:`samrs_hf.metrics.InstanceIoU`. Each image is
 encoded by SAM once; all prompt variants are decoded from that one embedding.
 
-:data:`PAPER_PROMPTS` lists 15 rows. The single-prompt rows and their figures are the paper's
-(:data:`PAPER_FIGURES`, from the text of Sec. 2.3). The combination rows are *reconstructed*:
+:data:`PAPER_PROMPTS` lists 15 rows. The six single-prompt rows are the paper's, with the figures
+it reports for five of them (:data:`PAPER_FIGURES`). The combination rows are *reconstructed*:
 the exact rows of Table 1 could not be retrieved while writing this module, so the list holds
 the six basic prompts, the center point added to each of the other five, each box with the
 mask prompt(s) of its own geometry (``hbox+hbox_m``, ``rhbox+rbox_m``, ``rhbox+rhbox_m``) and
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from samrs_hf.labeler import SamLabeler, upscale_mask
 from samrs_hf.metrics import InstanceIoU
-from samrs_hf.prompts import PromptSpec, build_prompts
+from samrs_hf.prompts import PromptSpec, SamPrompts, build_prompts
 from samrs_hf.sources.hrsc2016 import HRSC2016
 
 __all__ = [
@@ -106,7 +106,7 @@ def ablation_image_ids(source: HRSC2016, split: str = "test") -> list[str]:
 
 
 def _decode_all(
-    labeler: SamLabeler, encoded: tuple[torch.Tensor, tuple[int, int]], prompts
+    labeler: SamLabeler, encoded: tuple[torch.Tensor, tuple[int, int]], prompts: SamPrompts
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(object index, mask)`` for every prompt, decoded chunk by chunk from one image embedding."""
     embeddings, reshaped = encoded
