@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from itertools import groupby, islice
 from pathlib import Path
@@ -26,13 +26,28 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from samrs_hf.classes import SAMRS_RELEASE_CLASSES, release_index, to_release_name
-from samrs_hf.hub import ShardWriter, committed_ids, image_bytes, remove_partial_shards, samrs_features, write_card
+from samrs_hf.hub import (
+    BUILD_SETTINGS,
+    ShardWriter,
+    committed_ids,
+    image_bytes,
+    read_build_settings,
+    remove_partial_shards,
+    samrs_features,
+    shard_files,
+    write_build_settings,
+    write_card,
+)
 from samrs_hf.labeler import SamLabeler, prefetch
 from samrs_hf.maps import LabelMapBuilder
 from samrs_hf.prompts import build_prompts
 from samrs_hf.sources import get_source
 from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
+from samrs_hf.sources.base import SourceImage
 from samrs_hf.tiling import Tile, tile_scene
+
+# Remote-sensing scenes are legitimately huge (DOTA: up to 20000x20000), beyond PIL's bomb guard.
+Image.MAX_IMAGE_PIXELS = None
 
 __all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "plan_tiles", "build_subset"]
 
@@ -117,16 +132,24 @@ def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummar
     return planned
 
 
-def _read_scene(path: Path) -> Image.Image:
-    Image.MAX_IMAGE_PIXELS = None  # remote-sensing scenes are legitimately huge (DOTA: up to 20000^2)
-    with Image.open(path) as image:
-        return image.convert("RGB")
+def _read_scene(scene: SourceImage) -> Image.Image:
+    """The scene as RGB; its size must be the one its annotation gave."""
+    try:
+        with Image.open(scene.image_path) as image:
+            rgb = image.convert("RGB")
+    except OSError as error:
+        raise OSError(f"{scene.image_path}: cannot read image: {error}") from None
+    if rgb.size != (scene.width, scene.height):
+        raise ValueError(
+            f"{scene.image_path}: image is {rgb.width}x{rgb.height} but its annotation says {scene.width}x{scene.height}"
+        )
+    return rgb
 
 
 def _load_group(group: list[PlannedTile]) -> tuple[list[PlannedTile], list[Image.Image], bytes | None]:
     """Read a scene once and crop its tiles; keep the file's bytes when the only tile is the whole image."""
     scene = group[0].tile.scene
-    image = _read_scene(scene.image_path)
+    image = _read_scene(scene)
     whole = len(group) == 1 and group[0].tile.box == (0, 0, image.width, image.height)
     original = _original_bytes(scene.image_path) if whole else None
     return group, [image.crop(p.tile.box) for p in group], original
@@ -188,11 +211,39 @@ def make_row(tile: Tile, image: Image.Image, maps: LabelMapBuilder, root: Path, 
     }
 
 
-def _todo(options: BuildOptions, planned: list[PlannedTile], state: PartialState) -> list[PlannedTile]:
+def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str) -> dict:
+    """What determines the rows of a subset: resuming with other settings would mix two datasets."""
+    return {
+        "subset": recipe.name,
+        "model": str(options.model),
+        "prompt": prompt,
+        "source": recipe.source,
+        "source_kwargs": recipe.source_kwargs,
+        "tiling": asdict(recipe.tiling),
+    }
+
+
+def _check_settings(folder: Path, settings: dict) -> None:
+    """Refuse to resume shards built with other settings (recorded in ``{subset}/build.json``)."""
+    previous = read_build_settings(folder)
+    if previous is None or not shard_files(folder):
+        return
+    for key, value in settings.items():
+        if previous.get(key) != value:
+            raise ValueError(
+                f"{folder / BUILD_SETTINGS}: the shards here were built with {key}={previous.get(key)!r}, "
+                f"not {value!r}; rerun with the same settings to resume, or build into another --out"
+            )
+
+
+def _todo(options: BuildOptions, settings: dict, planned: list[PlannedTile], state: PartialState) -> list[PlannedTile]:
     """Tiles not yet in committed shards; every process sees the same list."""
     folder = Path(options.out) / options.subset
+    _check_settings(folder, settings)
+    state.wait_for_everyone()
     if state.is_main_process:
         remove_partial_shards(folder)
+        write_build_settings(folder, settings)
     state.wait_for_everyone()
     done = committed_ids(folder)
     state.wait_for_everyone()  # nobody commits before everyone has read the same done set
@@ -211,7 +262,7 @@ def build_subset(options: BuildOptions) -> BuildSummary:
     state = PartialState(cpu=_cpu_requested(options))
     summary = BuildSummary()
     planned = plan_tiles(recipe, options, summary)
-    todo = _todo(options, planned, state)
+    todo = _todo(options, build_settings(recipe, options, prompt), planned, state)
     summary.tiles_already_done = len(planned) - len(todo)
     labeler = SamLabeler(options.model, options.device or state.device, options.dtype, options.prompt_batch_size)
     features = samrs_features(options.subset)

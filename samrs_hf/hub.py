@@ -3,6 +3,7 @@
 Layout of ``DATASET_DIR`` (the same on the Hub, so ``load_dataset`` reads both)::
 
     README.md                               card; YAML ``configs:`` names every built subset
+    sota/build.json                         settings the shards were built with (model, prompt, tiling)
     sota/train-r00-00000.parquet            {config}/{split}-r{rank}-{index}.parquet
     sota/validation-r01-00003.parquet
     fast/...
@@ -14,6 +15,7 @@ only whole shards; :func:`committed_ids` recovers the tiles they hold for resumi
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 from collections import Counter
@@ -36,6 +38,8 @@ __all__ = [
     "shard_files",
     "committed_ids",
     "remove_partial_shards",
+    "read_build_settings",
+    "write_build_settings",
     "SubsetCounts",
     "count_subset",
     "write_card",
@@ -43,6 +47,7 @@ __all__ = [
 ]
 
 TEMPLATES = Path(__file__).parent / "card_templates"
+BUILD_SETTINGS = "build.json"
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
 
 
@@ -100,6 +105,20 @@ def remove_partial_shards(folder: Path) -> int:
     for path in partial:
         path.unlink()
     return len(partial)
+
+
+def read_build_settings(folder: Path) -> dict | None:
+    """The settings recorded in ``folder/build.json``, or ``None`` when there are none."""
+    path = Path(folder) / BUILD_SETTINGS
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_build_settings(folder: Path, settings: dict) -> Path:
+    """Record the settings a subset's shards are built with (read back by resumes and the card)."""
+    path = Path(folder) / BUILD_SETTINGS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2, sort_keys=True), encoding="utf-8")
+    return path
 
 
 class ShardWriter:
@@ -200,6 +219,7 @@ def write_card(dataset_dir: Path) -> Path:
             "description": (TEMPLATES / f"{name}.md").read_text(encoding="utf-8").strip(),
             "rows": dict(counts.rows),
             "instances": sum(counts.instances.values()),
+            "settings": read_build_settings(dataset_dir / name) or {},
             "classes": [(c, counts.instances[c]) for c in SAMRS_RELEASE_CLASSES[name]],
         }
         for name, counts in built.items()

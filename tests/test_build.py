@@ -136,7 +136,7 @@ def test_fast_objects_have_rboxes_and_rhbox_prompts(built):
             assert 0 <= x and 0 <= y and x + w <= row["width"] + 1e-3 and y + h <= row["height"] + 1e-3
 
 
-def test_card_lists_every_subset_with_counts(built):
+def test_card_lists_every_subset_with_counts(built, tiny_sam_dir):
     out, _, summaries = built
     card = DatasetCard.load(out / "README.md")
     assert [c["config_name"] for c in card.data.configs] == ["sota", "sior", "fast"]
@@ -146,6 +146,7 @@ def test_card_lists_every_subset_with_counts(built):
         {"split": "validation", "path": "sota/validation-*.parquet"},
     ]
     assert f"instances: {summaries['fast'].instances}" in card.text
+    assert f"Labelled with `{tiny_sam_dir}`, prompt `rhbox`" in card.text
 
 
 def test_rerun_of_a_finished_build_adds_nothing(built, tiny_sam_dir):
@@ -180,3 +181,10 @@ def test_cli_build_reports_a_bad_root(tmp_path, tiny_sam_dir, capsys):
     argv = ["build", "fast", "--root", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--model", str(tiny_sam_dir)]
     assert cli.main(argv) == 1
     assert "samrs build: error:" in capsys.readouterr().err
+
+
+def test_resuming_with_other_settings_is_refused(built, tiny_sam_dir):
+    out, roots, _ = built
+    options = BuildOptions("fast", roots["fast"], out, str(tiny_sam_dir), splits=("train",), prompt="hbox", device="cpu")
+    with pytest.raises(ValueError, match="build.json: the shards here were built with prompt='rhbox', not 'hbox'"):
+        build_subset(options)
