@@ -13,6 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # heavy imports stay out of `samrs --help`
+    from samrs_hf.labeler import SamLabeler
+    from samrs_hf.prompts import PromptSpec
 
 DEFAULT_MODEL = "facebook/sam-vit-base"
 SUBSET = "sota"  # DOTA-format input -> the SOTA label order
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo(out: Path, labeler, spec, seed: int) -> dict:
+def run_demo(out: Path, labeler: SamLabeler, spec: PromptSpec, seed: int) -> dict:
     """Make, write, read back and label the scene; write ``label.png`` and ``overlay.png``; return the metrics."""
     import numpy as np
     from PIL import Image
