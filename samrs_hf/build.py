@@ -42,14 +42,23 @@ from samrs_hf.labeler import SamLabeler, prefetch
 from samrs_hf.maps import LabelMapBuilder
 from samrs_hf.prompts import build_prompts
 from samrs_hf.sources import get_source
-from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
 from samrs_hf.sources.base import SourceImage
+from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
 from samrs_hf.tiling import Tile, tile_scene
 
 # Remote-sensing scenes are legitimately huge (DOTA: up to 20000x20000), beyond PIL's bomb guard.
 Image.MAX_IMAGE_PIXELS = None
 
-__all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "plan_tiles", "build_subset"]
+__all__ = [
+    "BuildOptions",
+    "BuildSummary",
+    "PlannedTile",
+    "plan_tiles",
+    "label_tile",
+    "make_row",
+    "build_settings",
+    "build_subset",
+]
 
 
 @dataclass
@@ -141,7 +150,8 @@ def _read_scene(scene: SourceImage) -> Image.Image:
         raise OSError(f"{scene.image_path}: cannot read image: {error}") from None
     if rgb.size != (scene.width, scene.height):
         raise ValueError(
-            f"{scene.image_path}: image is {rgb.width}x{rgb.height} but its annotation says {scene.width}x{scene.height}"
+            f"{scene.image_path}: image is {rgb.width}x{rgb.height} "
+            f"but its annotation says {scene.width}x{scene.height}"
         )
     return rgb
 
@@ -163,9 +173,7 @@ def _original_bytes(path: Path) -> bytes | None:
     return path.read_bytes()
 
 
-def label_tile(
-    labeler: SamLabeler, image: Image.Image, tile: Tile, subset: str, prompt: str
-) -> LabelMapBuilder:
+def label_tile(labeler: SamLabeler, image: Image.Image, tile: Tile, subset: str, prompt: str) -> LabelMapBuilder:
     """Label ``tile``'s objects with SAM and paint them into a label map (release class order)."""
     prompts = build_prompts(prompt, tile.objects, (tile.height, tile.width), labeler.processor)
     maps = LabelMapBuilder(tile.height, tile.width, num_classes=len(SAMRS_RELEASE_CLASSES[subset]))
@@ -265,32 +273,38 @@ def build_subset(options: BuildOptions) -> BuildSummary:
     todo = _todo(options, build_settings(recipe, options, prompt), planned, state)
     summary.tiles_already_done = len(planned) - len(todo)
     labeler = SamLabeler(options.model, options.device or state.device, options.dtype, options.prompt_batch_size)
-    features = samrs_features(options.subset)
-    writers: dict[str, ShardWriter] = {}
     with state.split_between_processes(todo) as mine:
-        groups = [list(g) for _, g in groupby(mine, key=lambda p: (p.split, p.tile.scene.image_id))]
-        bar = tqdm(total=len(mine), desc=f"labeling {options.subset} [rank {state.process_index}]", unit="tile")
+        _label_tiles(mine, labeler, options, prompt, state.process_index, summary)
+    return _finish(options, state, summary)
+
+
+def _label_tiles(
+    tiles: list[PlannedTile], labeler: SamLabeler, options: BuildOptions, prompt: str, rank: int, summary: BuildSummary
+) -> None:
+    """Label ``tiles`` (one process's share) and write their rows to this rank's shards.
+
+    Tiles whose masks all come back empty get no row (and are labelled again by a resume).
+    """
+    features = samrs_features(options.subset)
+    folder = Path(options.out) / options.subset
+    writers = {
+        split: ShardWriter(folder, split, features, rank, options.rows_per_shard) for split in {p.split for p in tiles}
+    }
+    groups = [list(g) for _, g in groupby(tiles, key=lambda p: (p.split, p.tile.scene.image_id))]
+    with tqdm(total=len(tiles), desc=f"labeling {options.subset} [rank {rank}]", unit="tile") as bar:
         for group, images, original in prefetch((partial(_load_group, g) for g in groups), workers=1, ahead=2):
-            for planned_tile, image in zip(group, images):
-                tile = planned_tile.tile
-                maps = label_tile(labeler, image, tile, options.subset, prompt)
+            for planned, image in zip(group, images):
+                maps = label_tile(labeler, image, planned.tile, options.subset, prompt)
                 summary.dropped.update({f"labeling: {k}": v for k, v in maps.dropped.items()})
                 bar.update()
                 if not maps.records:
                     summary.tiles_without_masks += 1
                     continue
-                if planned_tile.split not in writers:
-                    writers[planned_tile.split] = ShardWriter(
-                        Path(options.out) / options.subset, planned_tile.split, features, state.process_index,
-                        options.rows_per_shard,
-                    )
-                writers[planned_tile.split].add(make_row(tile, image, maps, Path(options.root), original))
+                writers[planned.split].add(make_row(planned.tile, image, maps, Path(options.root), original))
                 summary.tiles_written += 1
                 summary.instances += len(maps.records)
-        bar.close()
     for writer in writers.values():
         writer.flush()
-    return _finish(options, state, summary)
 
 
 def _finish(options: BuildOptions, state: PartialState, summary: BuildSummary) -> BuildSummary:

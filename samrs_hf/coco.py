@@ -32,7 +32,7 @@ def to_coco(dataset: Dataset, description: str = "SAMRS") -> dict:
                     "category_id": obj["category"] + 1,
                     "bbox": [float(v) for v in obj["bbox"]],
                     "area": int(obj["area"]),
-                    "segmentation": {"size": list(obj["segmentation"]["size"]), "counts": obj["segmentation"]["counts"]},
+                    "segmentation": dict(obj["segmentation"]),
                     "iscrowd": 0,
                     "score": float(obj["score"]),
                 }

@@ -101,7 +101,9 @@ def save_stats(stats: SubsetStats, out_dir: str | Path, name: str) -> list[Path]
     json_path = out_dir / f"{name}_stats.json"
     json_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     figures = {
-        "pixels": _bar_figure(stats.class_names, stats.pixels, "pixels (log scale)", f"{name.upper()}: pixels per category"),
+        "pixels": _bar_figure(
+            stats.class_names, stats.pixels, "pixels (log scale)", f"{name.upper()}: pixels per category"
+        ),
         "instances": _bar_figure(
             stats.class_names, stats.instances, "instances (log scale)", f"{name.upper()}: instances per category"
         ),

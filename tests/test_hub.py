@@ -92,9 +92,15 @@ def test_write_card_needs_shards(tmp_path):
 def test_push_uploads_the_folder(tmp_path, monkeypatch):
     make_dataset(tmp_path / "samrs", rows=2)
     calls = {}
-    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.setdefault("create", (repo_id, kw)) and "https://hf.co/datasets/org/samrs")
-    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.setdefault("upload", kw))
-    push_dataset(tmp_path / "samrs", "org/samrs", private=True, token="hf_x")
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["create"] = (repo_id, kwargs)
+        return "https://huggingface.co/datasets/org/samrs"
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: calls.setdefault("upload", kwargs))
+    url = push_dataset(tmp_path / "samrs", "org/samrs", private=True, token="hf_x")
+    assert url == "https://huggingface.co/datasets/org/samrs"
     repo_id, create_kwargs = calls["create"]
     assert repo_id == "org/samrs"
     assert create_kwargs == {"repo_type": "dataset", "private": True, "exist_ok": True}

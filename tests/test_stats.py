@@ -23,7 +23,8 @@ def test_stats_figures_are_labelled_pngs(tmp_path):
     make_dataset(tmp_path / "samrs", "sota", rows=2)
     stats = compute_stats(load_dataset(str(tmp_path / "samrs"), "sota", split="train"))
     paths = save_stats(stats, tmp_path / "figs", "sota")
-    assert [p.name for p in paths] == ["sota_stats.json", "sota_pixels.png", "sota_instances.png", "sota_mask_sizes.png"]
+    names = ["sota_stats.json", "sota_pixels.png", "sota_instances.png", "sota_mask_sizes.png"]
+    assert [p.name for p in paths] == names
     for png in paths[1:]:
         with Image.open(png) as image:
             assert image.format == "PNG" and image.width > 300

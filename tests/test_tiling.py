@@ -20,7 +20,13 @@ def _quad(x0, y0, x1, y1, category="ship"):
 
 @pytest.mark.parametrize(
     ("width", "height", "size", "stride"),
-    [(1500, 1200, 1024, 824), (4000, 3001, 1024, 824), (712, 557, 1024, 824), (1800, 600, 600, 500), (601, 1199, 600, 500)],
+    [
+        (1500, 1200, 1024, 824),
+        (4000, 3001, 1024, 824),
+        (712, 557, 1024, 824),
+        (1800, 600, 600, 500),
+        (601, 1199, 600, 500),
+    ],
 )
 def test_windows_cover_every_pixel_and_stay_inside(width, height, size, stride):
     spec = TilingSpec(size, stride)
