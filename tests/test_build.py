@@ -1,6 +1,9 @@
 """End-to-end builds of SOTA, SIOR and FAST from small raw folders with a tiny random SAM."""
 
+import runpy
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +198,14 @@ def test_resuming_with_other_settings_is_refused(built, tiny_sam_dir):
     options = BuildOptions("fast", roots["fast"], out, str(tiny_sam_dir), splits=("train",), prompt="hbox")
     with pytest.raises(ValueError, match="build.json: the shards here were built with prompt='rhbox', not 'hbox'"):
         build_subset(options)
+
+
+def test_loading_script_runs_as_is(tmp_path, fixtures_dir, tiny_sam_dir, monkeypatch):
+    root = make_dior_root(tmp_path / "raw", fixtures_dir)
+    script = Path(__file__).resolve().parents[1] / "loading_scripts" / "build_sior.py"
+    argv = [str(script), "--root", str(root), "--out", str(tmp_path / "samrs"), "--model", str(tiny_sam_dir)]
+    monkeypatch.setattr(sys, "argv", argv + ["--device", "cpu"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert len(load_dataset(str(tmp_path / "samrs"), "sior", split="train")) == 1  # splits train, val, test
