@@ -80,19 +80,24 @@ def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
     assert sorted(model.config.heads) == ["fast", "sior", "sota"]
 
 
-def test_accelerate_launch_two_cpu_processes(tiny, tmp_path):
+def test_accelerate_launch_two_cpu_processes_bf16_accumulation(tiny, tmp_path):
+    """Two real processes (torchrun + gloo): ``accelerate launch --cpu`` alone starts one process unless MPI
+    is set up, so the CPU processes are started with ``--multi_gpu`` and ``ACCELERATE_USE_CPU``."""
     dataset, backbone = tiny
     out = tmp_path / "ddp"
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1", "--cpu",
-        "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "examples" / "pretrain_sep.py"),
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "bf16", "--dynamo_backend", "no",
+        str(ROOT / "examples" / "pretrain_sep.py"),
         "--dataset", str(dataset), "--backbone", str(backbone), "--decoder", "unet", "--decoder-channels", "8",
-        "--batch-size", "6", "--max-steps", "2", "--crop-size", "32", "--output-dir", str(out),
-        "--eval-steps", "2", "--checkpointing-steps", "0", "--num-workers", "0",
+        "--batch-size", "12", "--gradient-accumulation-steps", "2", "--max-steps", "2", "--crop-size", "32",
+        "--output-dir", str(out), "--eval-steps", "2", "--checkpointing-steps", "0", "--num-workers", "0",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("per-subset batch sizes: {'sota': 2, 'sior': 1, 'fast': 3}") == 1  # main process only
+    assert result.stdout.count("per-subset batch sizes: {'sota': 4, 'sior': 2, 'fast': 6}") == 1  # main process only
     assert json.loads((out / "config.json").read_text())["decoder"] == "unet"
-    assert "eval/sota/mIoU" in (out / "README.md").read_text()  # matrices reduced over both processes
+    card = (out / "README.md").read_text()
+    assert "eval/sota/mIoU" in card  # confusion matrices reduced over both processes
+    assert "processes: `2`" in card and "mixed precision: `bf16`" in card and "gradient accumulation: `2`" in card

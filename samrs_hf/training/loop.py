@@ -115,10 +115,8 @@ def train_step(accelerator: Accelerator, model: torch.nn.Module, batch: Batch) -
     return output.head_losses.detach()
 
 
-def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: dict[str, SegSource],
-        batch_sizes: dict[str, int], evaluation: dict[str, SegSource],
-        score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]], dataset_name: str) -> list[dict]:
-    """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step (main process)."""
+def prepare(accelerator: Accelerator, args: LoopArguments, model: SepModel):
+    """AdamW + cosine schedule, ``accelerator.prepare``, checkpoint registration and resume."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr(), weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_steps, eta_min=args.min_learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -127,21 +125,33 @@ def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: d
     if args.resume_from_checkpoint:
         resume = args.resume_from_checkpoint
         accelerator.load_state(str(latest_checkpoint(args.output_dir) if resume == "latest" else resume))
-    accelerator.init_trackers("samrs-sep", config={k: str(v) for k, v in asdict(args).items()})
+    return model, optimizer, scheduler, progress
 
+
+def step_loader(accelerator: Accelerator, args: LoopArguments, train: dict[str, SegSource],
+                batch_sizes: dict[str, int], first_step: int) -> DataLoader:
+    """This process's micro-batches from ``first_step`` to the end (workers build and augment them)."""
     accumulation = args.gradient_accumulation_steps
     batches = StepBatches(train, batch_sizes, args.crop_size, args.seed, accelerator.process_index,
                           accelerator.num_processes, accumulation)
-    loader = DataLoader(batches, batch_size=None, num_workers=args.num_workers,
-                        sampler=range(progress.step * accumulation, args.max_steps * accumulation))
+    return DataLoader(batches, batch_size=None, num_workers=args.num_workers,
+                      sampler=range(first_step * accumulation, args.max_steps * accumulation))
+
+
+def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: dict[str, SegSource],
+        batch_sizes: dict[str, int], evaluation: dict[str, SegSource],
+        score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]], dataset_name: str) -> list[dict]:
+    """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step."""
+    model, optimizer, scheduler, progress = prepare(accelerator, args, model)
+    accelerator.init_trackers(Path(args.output_dir).name, config={k: str(v) for k, v in asdict(args).items()})
     history: list[dict] = []
     scores: dict[str, float] = {}
     bar = tqdm(total=args.max_steps, initial=progress.step, disable=not accelerator.is_main_process, desc="train")
-    model.train()
     head_losses = torch.zeros(len(batch_sizes), device=accelerator.device)
-    for batch in loader:
+    model.train()
+    for batch in step_loader(accelerator, args, train, batch_sizes, progress.step):
         with accelerator.accumulate(model):
-            head_losses += train_step(accelerator, model, batch) / accumulation
+            head_losses += train_step(accelerator, model, batch) / args.gradient_accumulation_steps
             optimizer.step()
             optimizer.zero_grad()
         if not accelerator.sync_gradients:
@@ -149,16 +159,16 @@ def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: d
         lr = scheduler.get_last_lr()[0]
         scheduler.step()
         progress.step += 1
-        row = log_row(accelerator, progress.step, head_losses, list(batch_sizes), lr)
-        history.append(row)
+        history.append(log_row(accelerator, progress.step, head_losses, list(batch_sizes), lr))
         head_losses.zero_()
         bar.update()
-        bar.set_postfix(loss=f"{row['train/loss']:.4f}")
-        if progress.step % args.logging_steps == 0 or progress.step == args.max_steps:
-            accelerator.log(row, step=progress.step)
+        bar.set_postfix(loss=f"{history[-1]['train/loss']:.4f}")
+        last = progress.step == args.max_steps
+        if progress.step % args.logging_steps == 0 or last:
+            accelerator.log(history[-1], step=progress.step)
         if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
             accelerator.save_state(str(Path(args.output_dir) / CHECKPOINTS / f"step_{progress.step}"))
-        if evaluation and args.eval_steps and (progress.step % args.eval_steps == 0 or progress.step == args.max_steps):
+        if evaluation and args.eval_steps and (progress.step % args.eval_steps == 0 or last):
             scores = score(evaluate(accelerator, model, evaluation, args))
             accelerator.log(scores, step=progress.step)
             history[-1].update(scores)
@@ -186,7 +196,8 @@ def save_final(accelerator: Accelerator, args: LoopArguments, model: torch.nn.Mo
     net.save_pretrained(args.output_dir)
     recipe = {"steps": args.max_steps, "batch size": args.batch_size, "per-dataset batch": batch_sizes,
               "crop": args.crop_size, "optimizer": f"AdamW lr {args.lr():g}, weight decay {args.weight_decay}",
-              "schedule": f"cosine to {args.min_learning_rate:g}", "processes": accelerator.num_processes}
+              "schedule": f"cosine to {args.min_learning_rate:g}", "processes": accelerator.num_processes,
+              "gradient accumulation": args.gradient_accumulation_steps, "mixed precision": accelerator.mixed_precision}
     model_card(net, dataset_name, recipe, scores).save(Path(args.output_dir) / "README.md")
     if args.push_to_hub:
         push_folder(args.output_dir, args.push_to_hub)
