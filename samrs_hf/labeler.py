@@ -6,8 +6,8 @@ chunk of SAM's 256x256 low-resolution masks plus one full-size mask at a time, w
 number of objects.
 
 Masks are ``SamProcessor.post_process_masks``'s (bilinear to the padded 1024 frame, crop, bilinear
-to the image size, ``> 0``), computed one mask at a time so that no chunk of full-size float masks
-is ever materialised.
+to the image size, ``> 0``), computed one mask at a time (:func:`upscale_mask`) so that no chunk
+of full-size float masks is ever materialised.
 
 :func:`prefetch` overlaps reading and decoding images with SAM's compute.
 """
@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from transformers import SamModel, SamProcessor
 
@@ -129,27 +130,41 @@ class SamLabeler:
 
     @torch.inference_mode()
     def decode(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """SAM's mask decoder for one chunk: float32 low-res logits ``(n, 256, 256)`` and IoU scores ``(n,)``."""
-        n = len(next(iter(inputs.values())))
+        """SAM's mask decoder for one chunk: float32 low-res logits ``(n, 256, 256)`` and IoU scores ``(n,)``.
+
+        Point/box prompts go in as one image with ``n`` prompts (SAM's point batch, saving ``n``
+        copies of the embedding). Mask inputs need one batch row per prompt: transformers' decoder
+        adds the dense embedding before repeating the image per prompt.
+        """
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        n = len(next(iter(inputs.values())))
         if "input_masks" in inputs:
             inputs["input_masks"] = inputs["input_masks"].to(self.dtype)
-        out = self.model(image_embeddings=embeddings.expand(n, -1, -1, -1), multimask_output=False, **inputs)
-        return out.pred_masks[:, 0, 0].float(), out.iou_scores[:, 0, 0].float().cpu()
+            embeddings = embeddings.expand(n, -1, -1, -1)
+        else:  # (n, 1, ...) -> (1, n, ...)
+            inputs = {k: v.transpose(0, 1) for k, v in inputs.items()}
+        out = self.model(image_embeddings=embeddings, multimask_output=False, **inputs)
+        return out.pred_masks.flatten(0, 2).float(), out.iou_scores.flatten().float().cpu()
 
 
 def upscale_mask(
     low_res: torch.Tensor, reshaped: tuple[int, int], original: tuple[int, int], processor: SamProcessor
 ) -> np.ndarray:
-    """``processor.post_process_masks`` for one ``(256, 256)`` logit map: boolean ``(H, W)`` mask.
+    """``processor.post_process_masks(...) > 0`` for one ``(256, 256)`` logit map: boolean ``(H, W)`` mask.
 
-    A map with no positive logit gives an empty mask without interpolating: a bilinear sample is a
-    convex combination of its inputs, so it cannot be positive either.
+    The same interpolations, with two shortcuts that cannot change a pixel: a map with no positive
+    logit gives an empty mask (a bilinear sample is a convex combination of its inputs, so it
+    cannot be positive either), and the second resize is skipped when it is the identity (every
+    sample then has weight 1 on one input and 0 on the other).
     """
     if not bool((low_res > 0).any()):
         return np.zeros(original, dtype=bool)
-    masks = processor.post_process_masks([low_res[None, None]], [original], [reshaped])
-    return masks[0][0, 0].cpu().numpy()
+    pad = processor.image_processor.pad_size
+    logits = F.interpolate(low_res[None, None], (pad["height"], pad["width"]), mode="bilinear", align_corners=False)
+    logits = logits[..., : reshaped[0], : reshaped[1]]
+    if tuple(reshaped) != tuple(original):
+        logits = F.interpolate(logits, original, mode="bilinear", align_corners=False)
+    return (logits[0, 0] > 0).cpu().numpy()
 
 
 def prefetch(loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 4) -> Iterator[T]:

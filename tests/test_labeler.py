@@ -12,7 +12,7 @@ from PIL import Image
 from transformers import SamModel, SamProcessor
 
 from samrs_hf import geometry
-from samrs_hf.labeler import ModelNotAvailableError, ObjectMask, SamLabeler, prefetch
+from samrs_hf.labeler import ModelNotAvailableError, ObjectMask, SamLabeler, prefetch, upscale_mask
 from samrs_hf.sources.base import SourceObject
 
 HEIGHT, WIDTH = 180, 260
@@ -152,3 +152,13 @@ def test_prefetch_keeps_order_and_bounds_lookahead():
         results.append(value)
         assert len(started) <= len(results) + 3
     assert results == [i * i for i in range(10)]
+
+
+@pytest.mark.parametrize("size", [(1024, 1024), (800, 800), (818, 1146), (37, 1000)])
+def test_upscale_mask_equals_post_process_masks(plain, size):
+    processor = plain[1]
+    reshaped = processor.image_processor._get_preprocess_shape(size, 1024)
+    generator = torch.Generator().manual_seed(size[0])
+    for low_res in (torch.randn(256, 256, generator=generator) - 1.5, torch.full((256, 256), -3.0)):
+        expected = processor.post_process_masks([low_res[None, None]], [size], [reshaped])[0][0, 0].numpy()
+        assert np.array_equal(upscale_mask(low_res, reshaped, size, processor), expected)
