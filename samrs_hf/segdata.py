@@ -176,7 +176,9 @@ def decode_label(path: Path, spec: SegDatasetSpec) -> np.ndarray:
 class SceneTiles:
     """Tiles of ``tile_size`` every ``stride`` over each scene (last ones flush with the edge), as a source."""
 
-    def __init__(self, scenes: Sequence[Scene], spec: SegDatasetSpec, tile_size: int, stride: int | None = None) -> None:
+    def __init__(
+        self, scenes: Sequence[Scene], spec: SegDatasetSpec, tile_size: int, stride: int | None = None
+    ) -> None:
         self.scenes, self.spec = list(scenes), spec
         tiling = TilingSpec(size=tile_size, stride=stride or tile_size)
         self.tiles = []

@@ -72,3 +72,16 @@ class SumAccelerator:
 def test_reduce_sums_processes():
     cm = filled().reduce(SumAccelerator(EXPECTED))
     assert torch.equal(cm.matrix, 2 * EXPECTED)
+
+
+def test_offline_evaluate_module_matches(monkeypatch):
+    import evaluate
+
+    from samrs_hf.evaluate_metric import METRIC_PATH
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    metric = evaluate.load(METRIC_PATH)
+    scores = metric.compute(predictions=[PRED.numpy()], references=[TARGET.numpy()], num_classes=3,
+                            class_names=["a", "b", "c"])
+    assert scores == pytest.approx(segmentation_scores(filled(), ["a", "b", "c"]), nan_ok=True)
+    assert scores["mIoU"] == pytest.approx(50.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers import AutoModel
 from training_helpers import write_tiny_backbone
 
 from samrs_hf.training import SepModel, build_sep_model, segmentation_loss
@@ -40,6 +41,7 @@ def test_save_reload_identical_outputs(backbone_dir, tmp_path):
     x = torch.randn(1, 3, 64, 64)
     assert torch.equal(loaded(x, head="fast").logits, model(x, head="fast").logits)
     assert loaded.config.heads == HEADS and loaded.config.decoder == "unet"
+    assert isinstance(AutoModel.from_pretrained(tmp_path), SepModel)  # registered with the Auto classes
 
 
 def test_pretrained_backbone_loaded_by_value(backbone_dir):

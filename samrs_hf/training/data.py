@@ -72,12 +72,14 @@ class StepBatches(torch.utils.data.Dataset):
                  process_index: int = 0, num_processes: int = 1, accumulation_steps: int = 1) -> None:
         self.sources, self.batch_sizes, self.crop_size, self.seed = sources, batch_sizes, crop_size, seed
         self.sizes = {name: len(source) for name, source in sources.items()}
-        self.process_index, self.num_processes, self.accumulation_steps = process_index, num_processes, accumulation_steps
+        self.process_index, self.num_processes = process_index, num_processes
+        self.accumulation_steps = accumulation_steps
 
     def __getitem__(self, micro_step: int) -> Batch:
         step, micro = divmod(micro_step, self.accumulation_steps)
         items = global_batch(step, self.sizes, self.batch_sizes, self.seed)
-        mine = shard(items, micro * self.num_processes + self.process_index, self.num_processes * self.accumulation_steps)
+        shards = self.num_processes * self.accumulation_steps
+        mine = shard(items, micro * self.num_processes + self.process_index, shards)
         subset_no = {name: i for i, name in enumerate(self.sources)}
         samples: dict[str, list] = {name: [] for name in self.sources}
         for name, index, position in mine:

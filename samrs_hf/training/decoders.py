@@ -23,7 +23,8 @@ class UperNetDecoder(UperNetHead):
     output_stride = 4
 
     def __init__(self, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> None:
-        super().__init__(SimpleNamespace(pool_scales=tuple(pool_scales), hidden_size=channels, num_labels=1), in_channels)
+        config = SimpleNamespace(pool_scales=tuple(pool_scales), hidden_size=channels, num_labels=1)
+        super().__init__(config, in_channels)
         self.classifier = nn.Identity()
 
 

@@ -40,7 +40,7 @@ class LoopArguments:
     min_learning_rate: float = field(default=5e-6, metadata={"help": "end of the cosine schedule"})
     weight_decay: float = 0.05
     gradient_accumulation_steps: int = 1
-    mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16 (default: accelerate config)"})
+    mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16 (default: accelerate's)"})
     seed: int = 42
     checkpointing_steps: int = field(default=5000, metadata={"help": "save_state every N steps (0: never)"})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or 'latest'"})
@@ -48,7 +48,7 @@ class LoopArguments:
     eval_batch_size: int = 16
     eval_limit: int | None = field(default=None, metadata={"help": "evaluate on at most N samples per dataset"})
     logging_steps: int = 50
-    report_to: list[str] = field(default_factory=list, metadata={"help": "accelerate trackers: tensorboard, wandb, all"})
+    report_to: list[str] = field(default_factory=list, metadata={"help": "accelerate trackers (tensorboard, wandb)"})
     push_to_hub: str | None = field(default=None, metadata={"help": "ORG/NAME to upload the final model to"})
     num_workers: int = field(default=2, metadata={"help": "DataLoader worker processes"})
 
@@ -118,7 +118,9 @@ def train_step(accelerator: Accelerator, model: torch.nn.Module, batch: Batch) -
 def prepare(accelerator: Accelerator, args: LoopArguments, model: SepModel):
     """AdamW + cosine schedule, ``accelerator.prepare``, checkpoint registration and resume."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr(), weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.max_steps, eta_min=args.min_learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=args.max_steps, eta_min=args.min_learning_rate
+    )
     model, optimizer = accelerator.prepare(model, optimizer)
     progress = Progress()
     accelerator.register_for_checkpointing(scheduler, progress)

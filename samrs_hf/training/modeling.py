@@ -2,7 +2,8 @@
 
 ``SepModel`` is a transformers ``PreTrainedModel``, so ``save_pretrained`` writes safetensors and a
 ``config.json`` (backbone config included), and ``from_pretrained`` / ``push_to_hub`` work as for
-any transformers model. Logits come back at the input size.
+any transformers model; importing this module registers both with ``AutoConfig`` / ``AutoModel``.
+Logits come back at the input size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import AutoBackbone, AutoConfig, PreTrainedConfig, PreTrainedModel
+from transformers import AutoBackbone, AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
@@ -36,7 +37,9 @@ class SepConfig(PreTrainedConfig):
 
     model_type = "samrs_sep"
     sub_configs_defaults = {
-        "backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", init_kwargs={"out_features": STAGES})
+        "backbone_config": SubConfigSpec(
+            config_class=AutoConfig, model_type="resnet", init_kwargs={"out_features": STAGES}
+        )
     }
 
     backbone_config: dict | PreTrainedConfig | None = None
@@ -149,3 +152,7 @@ def build_sep_model(backbone: str, decoder: str, heads: dict[str, list[str]], pr
     if pretrained_backbone:
         load_backbone_weights(model.backbone, backbone)
     return model
+
+
+AutoConfig.register(SepConfig.model_type, SepConfig)
+AutoModel.register(SepConfig, SepModel)

@@ -20,9 +20,11 @@ class SepArguments(LoopArguments):
     """The paper's SEP defaults: SOTA + SIOR + FAST, ResNet-50 + UperNet, B = 96, 80k steps, 224 crops."""
 
     dataset: str = field(default="samrs", metadata={"help": "SAMRS dataset folder or Hub id"})
-    configs: list[str] = field(default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"})
+    configs: list[str] = field(
+        default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"}
+    )
     train_split: str = "train"
-    eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (skipped where absent)"})
+    eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
     backbone: str = field(default="resnet-50", metadata={"help": "resnet-50, swin-t, convnext-t, or a model id/folder"})
     pretrained_backbone: bool = field(default=True, metadata={"help": "load the backbone's ImageNet weights"})
     decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})

@@ -20,7 +20,7 @@ def model_card(model: SepModel, dataset: str, recipe: dict, scores: dict[str, fl
     config = model.config
     data = ModelCardData(library_name="transformers", pipeline_tag="image-segmentation", datasets=[dataset],
                          tags=["remote-sensing", "semantic-segmentation", "samrs", config.decoder])
-    heads = "\n".join(f"- `{name}`: {len(classes)} classes ({', '.join(classes)})" for name, classes in config.heads.items())
+    heads = "\n".join(f"- `{name}`: {len(names)} classes ({', '.join(names)})" for name, names in config.heads.items())
     settings = "\n".join(f"- {key}: `{value}`" for key, value in recipe.items())
     body = f"""
 # {config.backbone_config.model_type} + {config.decoder} segmentation model (SAMRS SEP)
