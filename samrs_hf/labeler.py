@@ -1,9 +1,10 @@
 """Box-prompted SAM labelling with transformers' ``SamModel``: one image encoding, chunked decoding.
 
 :class:`SamLabeler` encodes an image once, decodes its prompts ``prompt_batch_size`` at a time
-(``multimask_output=False``) and yields one :class:`ObjectMask` per object, so memory holds one
-chunk of SAM's 256x256 low-resolution masks plus one full-size mask at a time, whatever the
-number of objects.
+(``multimask_output=False``) and yields one :class:`ObjectMask` per object. Memory bound: the
+model, one image embedding, one chunk's decoder activations and low-resolution masks, and the
+full-size mask being yielded; it does not grow with the number of objects (the previous chunk
+is freed before the next is decoded).
 
 Masks are ``SamProcessor.post_process_masks``'s (bilinear to the padded 1024 frame, crop, bilinear
 to the image size, ``> 0``), computed one mask at a time (:func:`upscale_mask`) so that no chunk

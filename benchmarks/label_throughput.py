@@ -1,0 +1,241 @@
+"""Labelling throughput and memory: SamLabeler against the naive ways of calling transformers' SAM.
+
+SAM has the real ViT-B architecture (``facebook/sam-vit-base`` sizes) with random weights: the
+cost does not depend on the weight values. Each image (random pixels, 1024x1024 by default) is
+labelled with N random boxes, for each N in ``--boxes``, four ways:
+
+  a  SamLabeler: one encoding per image, prompts decoded in chunks, masks streamed
+  b  naive, as in the transformers docs: SamProcessor + SamModel per box with the pixel values
+     (the image is re-encoded for every box). Measured on ``--naive-boxes`` boxes and
+     extrapolated linearly per box (the per-box cost is one full encoding + one decoding).
+  c  one encoding per image, one box per decoder call (+ post_process_masks)
+  d  the image encoder alone (processor + get_image_embeddings): the lower bound
+
+Run ``python benchmarks/label_throughput.py --help`` for options; results go to JSON and a
+Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import psutil
+import torch
+from PIL import Image
+from transformers import SamConfig, SamModel, SamProcessor
+
+from samrs_hf.labeler import SamLabeler
+from samrs_hf.sources.base import SourceObject
+from samrs_hf.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
+
+
+class PeakMemory:
+    """Peak resident memory (CPU, sampled every 5 ms) or peak allocated CUDA memory during a block, in MiB."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak_mib = device, 0.0
+
+    @contextmanager
+    def measure(self):
+        process, stop = psutil.Process(), threading.Event()
+        peak = [process.memory_info().rss]
+
+        def sample():
+            while not stop.wait(0.005):
+                peak[0] = max(peak[0], process.memory_info().rss)
+
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            if self.device.type == "cuda":
+                self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+            else:
+                self.peak_mib = peak[0] / 2**20
+
+
+def random_boxes(rng: np.random.Generator, n: int, size: int) -> list[SourceObject]:
+    """``n`` boxes of 8..160 px sides inside a ``size`` x ``size`` image."""
+    wh = rng.uniform(8, 160, (n, 2))
+    xy = rng.uniform(0, size - wh)
+    return [SourceObject("object", np.r_[p, p + s]) for p, s in zip(xy, wh)]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Ways:
+    """The four ways of labelling one image; each returns an iterable of the masks (none for d)."""
+
+    def __init__(self, path: Path, device: torch.device, dtype: torch.dtype, batch: int):
+        self.labeler = SamLabeler(str(path), device=device, dtype=dtype, prompt_batch_size=batch)
+        self.model, self.processor = self.labeler.model, self.labeler.processor
+        self.device, self.dtype = device, dtype
+
+    def a(self, image, objects) -> Iterator[np.ndarray]:
+        return (m.mask for m in self.labeler.label(image, objects, prompt="hbox"))
+
+    @torch.inference_mode()
+    def b(self, image, objects) -> Iterator[np.ndarray]:
+        for obj in objects:
+            inputs = self.processor(images=image, input_boxes=[[obj.hbox.tolist()]], return_tensors="pt")
+            out = self.model(
+                pixel_values=inputs["pixel_values"].to(self.device, self.dtype),
+                input_boxes=inputs["input_boxes"].to(self.device),
+                multimask_output=False,
+            )
+            masks = self.processor.post_process_masks(
+                out.pred_masks.float().cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"]
+            )
+            yield masks[0][0, 0].numpy()
+
+    @torch.inference_mode()
+    def c(self, image, objects) -> Iterator[np.ndarray]:
+        inputs = self.processor(images=image, input_boxes=[[o.hbox.tolist() for o in objects]], return_tensors="pt")
+        embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
+        for i in range(len(objects)):
+            out = self.model(image_embeddings=embeddings, input_boxes=inputs["input_boxes"][:, i : i + 1].to(self.device),
+                             multimask_output=False)
+            masks = self.processor.post_process_masks(
+                out.pred_masks.float().cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"]
+            )
+            yield masks[0][0, 0].numpy()
+
+    @torch.inference_mode()
+    def d(self, image, objects) -> list:
+        inputs = self.processor(images=image, return_tensors="pt")
+        self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
+        return []
+
+
+def time_way(ways: Ways, way: str, images, objects, measured: int, memory: PeakMemory) -> tuple[float, float]:
+    """Mean seconds per image (over ``images``), for ``measured`` of the objects, and peak memory."""
+    seconds = []
+    with memory.measure():
+        for image in images:
+            sync(ways.device)
+            start = time.perf_counter()
+            for _ in getattr(ways, way)(image, objects[:measured]):  # consume: masks are made lazily
+                pass
+            sync(ways.device)
+            seconds.append(time.perf_counter() - start)
+    return float(np.mean(seconds)), memory.peak_mib
+
+
+def agreement(ways: Ways, image, objects) -> dict:
+    """How far the labeler's masks (a) are from one box per call (c): differing masks and pixels."""
+    differing = [int((x != y).sum()) for x, y in zip(ways.a(image, objects), ways.c(image, objects))]
+    return dict(masks=len(differing), differing_masks=sum(d > 0 for d in differing), differing_pixels=sum(differing),
+                pixels=len(differing) * image.width * image.height)
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8))
+              for _ in range(args.images)]
+    config = tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
+    with tempfile.TemporaryDirectory() as tmp:
+        ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype, args.prompt_batch_size)
+    memory = PeakMemory(device)
+    ways.d(images[0], [])  # warm-up
+    rows = []
+    for n in args.boxes:
+        objects = random_boxes(rng, n, args.size)
+        encoder, _ = time_way(ways, "d", images, objects, n, memory)
+        for way in args.ways:
+            measured = min(n, args.naive_boxes) if way == "b" else n
+            seconds, peak = time_way(ways, way, images, objects, measured, memory)
+            if measured < n:  # per box: one encoding + one decoding; scale linearly
+                seconds *= n / measured
+            rows.append(dict(
+                way=way, boxes=n, seconds_per_image=seconds, images_per_s=1 / seconds,
+                ms_per_prompt_decode_post=1000 * (seconds - (0 if way == "b" else encoder)) / n if way != "d" else None,
+                peak_memory_mib=peak, measured_boxes=measured, extrapolated=measured < n,
+            ))
+            print(f"{way} {n:4d} boxes: {seconds:8.2f} s/image  peak {peak:7.0f} MiB"
+                  + (f"  (measured {measured} boxes, extrapolated)" if measured < n else ""), flush=True)
+    agree = agreement(ways, images[0], random_boxes(rng, args.agreement_boxes, args.size))
+    print(f"a vs c masks: {agree}", flush=True)
+    return dict(
+        agreement_a_vs_c=agree,
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine=dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
+                     cpu_cores=psutil.cpu_count(), torch_threads=torch.get_num_threads(),
+                     device=str(device), gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None),
+        settings=dict(vars(args), model="tiny random SAM" if args.quick else "SAM ViT-B sizes, random weights",
+                      dtype=str(dtype)),
+        rows=rows, ratios=ratios(rows),
+    )
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """Per box count: how many times faster the labeler (a) is than b, c; and a's time over d's."""
+    out = []
+    for n in sorted({r["boxes"] for r in rows}):
+        t = {r["way"]: r["seconds_per_image"] for r in rows if r["boxes"] == n}
+        if "a" in t:
+            out.append(dict(boxes=n, **{f"{w}/a": t[w] / t["a"] for w in ("b", "c") if w in t},
+                            **({"a/d": t["a"] / t["d"]} if "d" in t else {})))
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = ["| way | boxes | s / image | images / s | ms / prompt (decode + post) | peak memory (MiB) | note |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for r in result["rows"]:
+        ms = "" if r["ms_per_prompt_decode_post"] is None else f"{r['ms_per_prompt_decode_post']:.1f}"
+        note = f"extrapolated from {r['measured_boxes']} boxes" if r["extrapolated"] else ""
+        lines.append(f"| {r['way']} | {r['boxes']} | {r['seconds_per_image']:.2f} | {r['images_per_s']:.4f} | {ms} "
+                     f"| {r['peak_memory_mib']:.0f} | {note} |")
+    lines += ["", "| boxes | b / a (speed-up over naive) | c / a (over one box per call) | a / d (over encoder alone) |",
+              "|---:|---:|---:|---:|"]
+    for r in result["ratios"]:
+        cells = [f"{r[k]:.2f}" if k in r else "" for k in ("b/a", "c/a", "a/d")]
+        lines.append(f"| {r['boxes']} | " + " | ".join(cells) + " |")
+    agree = result["agreement_a_vs_c"]
+    lines += ["", f"Masks a vs c on {agree['masks']} boxes: {agree['differing_masks']} masks differ, "
+              f"{agree['differing_pixels']} of {agree['pixels']} pixels."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--boxes", type=int, nargs="+", default=[1, 20, 100, 600])
+    parser.add_argument("--ways", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"])
+    parser.add_argument("--images", type=int, default=1, help="images per setting (times are means)")
+    parser.add_argument("--size", type=int, default=1024, help="image side in pixels")
+    parser.add_argument("--naive-boxes", type=int, default=2, help="boxes actually run for way b")
+    parser.add_argument("--agreement-boxes", type=int, default=20, help="boxes compared mask for mask, a vs c")
+    parser.add_argument("--prompt-batch-size", type=int, default=64)
+    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"])
+    parser.add_argument("--quick", action="store_true", help="tiny random SAM instead of ViT-B (smoke test)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    args = parser.parse_args(argv)
+    result = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
