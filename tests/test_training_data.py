@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from training_helpers import TINY_SIZES, write_tiny_samrs
+from training_helpers import TINY_SIZES, single_torch_thread, write_tiny_samrs  # noqa: F401 (autouse)
 
 from samrs_hf.training.augment import center_crop, pad_to, random_flip_rotate, sep_train_transform
 from samrs_hf.training.data import StepBatches, load_samrs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from training_helpers import write_tiny_backbone
+from training_helpers import single_torch_thread, write_tiny_backbone  # noqa: F401 (autouse)
 
 from samrs_hf.segdata import ISAID, POTSDAM
 from samrs_hf.training import build_sep_model

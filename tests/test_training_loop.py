@@ -11,7 +11,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
-from training_helpers import write_tiny_backbone, write_tiny_samrs
+from training_helpers import single_torch_thread, write_tiny_backbone, write_tiny_samrs  # noqa: F401 (autouse)
 
 from samrs_hf.training import SepModel, build_sep_model
 from samrs_hf.training.data import StepBatches, load_samrs, samrs_classes

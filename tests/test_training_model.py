@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import AutoModel
-from training_helpers import write_tiny_backbone
+from training_helpers import single_torch_thread, write_tiny_backbone  # noqa: F401 (autouse)
 
 from samrs_hf.training import SepModel, build_sep_model, segmentation_loss
 from samrs_hf.training.backbones import BACKBONES, backbone_config

@@ -5,11 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from datasets import Dataset, Features, Image, Value
 from PIL import Image as PILImage
 from transformers import ResNetBackbone, ResNetConfig
 
 from samrs_hf.classes import SAMRS_RELEASE_CLASSES
+
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """One intra-op thread: on a shared 2-core machine, OpenMP threads spinning against other
+    processes make these tiny convolutions hundreds of times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 TINY_SIZES = {"sota": {"train": 4, "validation": 2}, "sior": {"train": 2, "validation": 2}, "fast": {"train": 6}}
 """Rows per config and split: unequal subset sizes, and FAST without a validation split."""
@@ -47,9 +61,7 @@ def write_tiny_samrs(root: Path, sizes: dict = TINY_SIZES, seed: int = 0) -> Pat
 
 
 def write_tiny_backbone(folder: Path, seed: int = 0) -> Path:
-    """A tiny random ResNet backbone (config + safetensors) that ``AutoBackbone.from_pretrained`` loads."""
-    import torch
-
+    """A tiny random ResNet backbone (config + safetensors) that ``from_pretrained`` loads."""
     torch.manual_seed(seed)
     config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 16, 16], depths=[1, 1, 1, 1], layer_type="basic",
                           out_features=["stage1", "stage2", "stage3", "stage4"])

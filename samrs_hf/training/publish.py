@@ -18,14 +18,15 @@ def _scores_table(scores: dict[str, float]) -> str:
 def model_card(model: SepModel, dataset: str, recipe: dict, scores: dict[str, float]) -> ModelCard:
     """A card naming the architecture, heads, training recipe and evaluation scores."""
     config = model.config
-    data = ModelCardData(library_name="transformers", pipeline_tag="image-segmentation", datasets=[dataset],
+    hub_dataset = None if Path(dataset).exists() else [dataset]  # a local folder is no Hub id
+    data = ModelCardData(library_name="transformers", pipeline_tag="image-segmentation", datasets=hub_dataset,
                          tags=["remote-sensing", "semantic-segmentation", "samrs", config.decoder])
     heads = "\n".join(f"- `{name}`: {len(names)} classes ({', '.join(names)})" for name, names in config.heads.items())
     settings = "\n".join(f"- {key}: `{value}`" for key, value in recipe.items())
     body = f"""
-# {config.backbone_config.model_type} + {config.decoder} segmentation model (SAMRS SEP)
+# {config.backbone_config.model_type} + {config.decoder} segmentation model (SAMRS)
 
-A `{config.backbone_config.model_type}` backbone with a `{config.decoder}` decoder and one 1x1-conv head per
+A `{config.backbone_config.model_type}` backbone, the `{config.decoder}` decoder and one 1x1-conv head per
 dataset, trained with samrs-hf following SAMRS (Wang et al., NeurIPS 2023 D&B), Sec. 4.
 
 ## Heads
