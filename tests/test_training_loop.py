@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,8 +64,10 @@ def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
     assert [row["step"] for row in full] == [1, 2, 3, 4]
     assert {"eval/sota/mIoU", "eval/sior/mIoU"} <= set(full[-1])  # FAST has no validation split
 
-    resumed = pretrain(tiny_args(tiny, tmp_path / "resumed",
-                                 resume_from_checkpoint=str(tmp_path / "full" / "checkpoints" / "step_2")))
+    checkpoints = tmp_path / "full" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step_2", "step_4"]
+    shutil.copytree(checkpoints / "step_2", tmp_path / "resumed" / "checkpoints" / "step_2")  # as if killed after 2
+    resumed = pretrain(tiny_args(tiny, tmp_path / "resumed", resume_from_checkpoint="latest"))
     assert [row["step"] for row in resumed] == [3, 4]
     for before, after in zip(full[2:], resumed):
         assert after["train/loss"] == before["train/loss"]

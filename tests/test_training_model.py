@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModel
+from transformers import AutoModel, ConvNextConfig, SwinConfig
 from training_helpers import single_torch_thread, write_tiny_backbone  # noqa: F401 (autouse)
 
-from samrs_hf.training import SepModel, build_sep_model, segmentation_loss
-from samrs_hf.training.backbones import BACKBONES, backbone_config
+from samrs_hf.training import SepConfig, SepModel, build_sep_model, segmentation_loss
+from samrs_hf.training.backbones import BACKBONES, STAGES, backbone_config
 
 HEADS = {"sota": ["a", "b"], "fast": ["x", "y", "z"]}
 
@@ -103,6 +103,16 @@ def test_fine_tune_heads_replace_old_ones(backbone_dir):
 def test_paper_backbones_build_offline(name):
     config = backbone_config(name)
     assert config.out_features == ["stage1", "stage2", "stage3", "stage4"]
+
+
+@pytest.mark.parametrize("config", [
+    SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=2, image_size=64,
+               out_features=STAGES),
+    ConvNextConfig(hidden_sizes=[8, 8, 16, 16], depths=[1, 1, 1, 1], out_features=STAGES),
+], ids=["swin", "convnext"])
+def test_transformer_and_convnext_backbones(config):
+    model = SepModel(SepConfig(backbone_config=config, decoder="upernet", decoder_channels=8, heads=HEADS)).eval()
+    assert model(torch.randn(1, 3, 64, 64), head="fast").logits.shape == (1, 3, 64, 64)
 
 
 def test_unknown_decoder(backbone_dir):
