@@ -33,7 +33,9 @@ class LoopArguments:
     """Options shared by pre-training and fine-tuning (``HfArgumentParser`` turns them into flags)."""
 
     output_dir: str = field(default="sep-output", metadata={"help": "final model, card and checkpoints/"})
-    batch_size: int = field(default=96, metadata={"help": "global batch per optimisation step (all processes)"})
+    batch_size: int = field(default=96, metadata={
+        "help": "global batch per optimisation step, split over processes x accumulation steps "
+                "(UperNet's pyramid pooling needs at least 2 samples per micro-batch)"})
     max_steps: int = field(default=80_000, metadata={"help": "optimisation steps"})
     crop_size: int = field(default=224, metadata={"help": "random (train) / centre (eval) crop size"})
     learning_rate: float | None = field(default=None, metadata={"help": "default: 1e-3 x batch_size / 96"})
@@ -82,6 +84,7 @@ def make_accelerator(args: LoopArguments) -> Accelerator:
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path:
+    """The ``checkpoints/step_N`` folder with the highest N."""
     folders = sorted((Path(output_dir) / CHECKPOINTS).glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
     if not folders:
         raise FileNotFoundError(f"no checkpoint under {Path(output_dir) / CHECKPOINTS}")
@@ -115,7 +118,9 @@ def train_step(accelerator: Accelerator, model: torch.nn.Module, batch: Batch) -
     return output.head_losses.detach()
 
 
-def prepare(accelerator: Accelerator, args: LoopArguments, model: SepModel):
+def prepare(
+    accelerator: Accelerator, args: LoopArguments, model: SepModel
+) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, Progress]:
     """AdamW + cosine schedule, ``accelerator.prepare``, checkpoint registration and resume."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr(), weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
