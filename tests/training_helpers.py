@@ -29,6 +29,7 @@ def single_torch_thread():
 TINY_SIZES = {"sota": {"train": 4, "validation": 2}, "sior": {"train": 2, "validation": 2}, "fast": {"train": 6}}
 """Rows per config and split: unequal subset sizes, and FAST without a validation split."""
 
+
 def tiny_row(rng: np.random.Generator, num_classes: int, index: int, size: int = 64) -> dict:
     """An image whose colour follows its blocky label map (learnable), with a 255 (unlabelled) band."""
     label = np.kron(rng.integers(0, num_classes, (4, 4)), np.ones((size // 4, size // 4), dtype=np.int64))
