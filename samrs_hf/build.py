@@ -46,9 +46,6 @@ from samrs_hf.sources.base import SourceImage
 from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
 from samrs_hf.tiling import Tile, tile_scene
 
-# Remote-sensing scenes are legitimately huge (DOTA: up to 20000x20000), beyond PIL's bomb guard.
-Image.MAX_IMAGE_PIXELS = None
-
 __all__ = [
     "BuildOptions",
     "BuildSummary",

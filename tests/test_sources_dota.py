@@ -146,3 +146,14 @@ def test_write_dota_labels_round_trips(tmp_path):
     np.testing.assert_array_equal(labels.objects[0].polygon, polygon)
     np.testing.assert_allclose(labels.objects[1].polygon, rbox_to_polygon(objects[1].rbox), atol=1e-12)
     np.testing.assert_array_equal(labels.objects[2].hbox, [5, 6, 25, 16])
+
+
+def test_huge_scene_size_is_read(tmp_path):
+    """DOTA scenes reach 20000x20000, past PIL's decompression-bomb guard: their size must still be read."""
+    from PIL import Image
+
+    from samrs_hf.sources.base import image_size
+
+    path = tmp_path / "P9999.png"
+    Image.new("1", (14000, 14000)).save(path)  # 196 Mpx > 2 x PIL's default limit
+    assert image_size(path, tmp_path / "P9999.txt") == (14000, 14000)

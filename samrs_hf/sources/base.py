@@ -17,6 +17,10 @@ from ..geometry import hbox_area, polygon_to_hbox, polygon_to_rbox
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
+# Remote-sensing scenes are legitimately huge (DOTA: up to 20000x20000), beyond PIL's
+# decompression-bomb guard, which would refuse to open them.
+Image.MAX_IMAGE_PIXELS = None
+
 
 class AnnotationError(ValueError):
     """A malformed or unsupported annotation; the message names the file (and line).
