@@ -5,6 +5,7 @@ cost does not depend on the weight values. Each image (random pixels, 1024x1024 
 labelled with N random boxes, for each N in ``--boxes``, four ways:
 
   a  SamLabeler: one encoding per image, prompts decoded in chunks, masks streamed
+     (``a@64``: ``prompt_batch_size=64``, its default; ``a@1``: one prompt per decoder call)
   b  naive, as in the transformers docs: SamProcessor + SamModel per box with the pixel values
      (the image is re-encoded for every box). Measured on ``--naive-boxes`` boxes and
      extrapolated linearly per box (the per-box cost is one full encoding + one decoding).
@@ -26,7 +27,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import psutil
@@ -84,10 +85,17 @@ def sync(device: torch.device) -> None:
 class Ways:
     """The four ways of labelling one image; each returns an iterable of the masks (none for d)."""
 
-    def __init__(self, path: Path, device: torch.device, dtype: torch.dtype, batch: int):
-        self.labeler = SamLabeler(str(path), device=device, dtype=dtype, prompt_batch_size=batch)
+    def __init__(self, path: Path, device: torch.device, dtype: torch.dtype):
+        self.labeler = SamLabeler(str(path), device=device, dtype=dtype)
         self.model, self.processor = self.labeler.model, self.labeler.processor
         self.device, self.dtype = device, dtype
+
+    def run(self, way: str, image, objects) -> Iterable[np.ndarray]:
+        """``way`` is ``b``, ``c``, ``d`` or ``a@CHUNK`` (the labeler with ``prompt_batch_size=CHUNK``)."""
+        name, _, chunk = way.partition("@")
+        if name == "a":
+            self.labeler.prompt_batch_size = int(chunk)
+        return getattr(self, name)(image, objects)
 
     def a(self, image, objects) -> Iterator[np.ndarray]:
         return (m.mask for m in self.labeler.label(image, objects, prompt="hbox"))
@@ -126,24 +134,25 @@ class Ways:
 
 
 def time_way(ways: Ways, way: str, images, objects, measured: int, memory: PeakMemory) -> tuple[float, float]:
-    """Mean seconds per image (over ``images``), for ``measured`` of the objects, and peak memory."""
+    """Mean seconds per image (over ``images``) for the first ``measured`` objects, and peak memory (MiB)."""
     seconds = []
     with memory.measure():
         for image in images:
             sync(ways.device)
             start = time.perf_counter()
-            for _ in getattr(ways, way)(image, objects[:measured]):  # consume: masks are made lazily
+            for _ in ways.run(way, image, objects[:measured]):  # consume: masks are made lazily
                 pass
             sync(ways.device)
             seconds.append(time.perf_counter() - start)
     return float(np.mean(seconds)), memory.peak_mib
 
 
-def agreement(ways: Ways, image, objects) -> dict:
-    """How far the labeler's masks (a) are from one box per call (c): differing masks and pixels."""
-    differing = [int((x != y).sum()) for x, y in zip(ways.a(image, objects), ways.c(image, objects))]
-    return dict(masks=len(differing), differing_masks=sum(d > 0 for d in differing), differing_pixels=sum(differing),
-                pixels=len(differing) * image.width * image.height)
+def agreement(ways: Ways, way: str, image, objects) -> dict:
+    """How far a labeler way's masks are from one box per call (c): differing masks and pixels."""
+    pairs = zip(ways.run(way, image, objects), ways.c(image, objects))
+    differing = [int((x != y).sum()) for x, y in pairs]
+    return dict(way=way, masks=len(differing), differing_masks=sum(d > 0 for d in differing),
+                differing_pixels=sum(differing), pixels=len(differing) * image.width * image.height)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -154,29 +163,36 @@ def run(args: argparse.Namespace) -> dict:
               for _ in range(args.images)]
     config = tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
     with tempfile.TemporaryDirectory() as tmp:
-        ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype, args.prompt_batch_size)
+        ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype)
+    labeler_ways = [f"a@{chunk}" for chunk in args.prompt_batch_size]
     memory = PeakMemory(device)
     ways.d(images[0], [])  # warm-up
     rows = []
     for n in args.boxes:
         objects = random_boxes(rng, n, args.size)
-        encoder, _ = time_way(ways, "d", images, objects, n, memory)
-        for way in args.ways:
+        order = ["d"] + [w for name in args.ways if name != "d" for w in (labeler_ways if name == "a" else [name])]
+        timings: dict[str, list[tuple[float, float]]] = {way: [] for way in order}
+        for _ in range(args.repeats):  # interleaved, so that a burst of load hits one repeat of all ways
+            for way in order:
+                measured = min(n, args.naive_boxes) if way == "b" else n
+                timings[way].append(time_way(ways, way, images, objects, measured, memory))
+        encoder = min(t for t, _ in timings["d"])
+        for way in order if "d" in args.ways else order[1:]:
             measured = min(n, args.naive_boxes) if way == "b" else n
-            seconds, peak = time_way(ways, way, images, objects, measured, memory)
-            if measured < n:  # per box: one encoding + one decoding; scale linearly
-                seconds *= n / measured
+            seconds = min(t for t, _ in timings[way]) * n / measured  # b: one encoding + one decoding per box
+            peak = max(p for _, p in timings[way])
             rows.append(dict(
                 way=way, boxes=n, seconds_per_image=seconds, images_per_s=1 / seconds,
-                ms_per_prompt_decode_post=1000 * (seconds - (0 if way == "b" else encoder)) / n if way != "d" else None,
+                ms_per_prompt_decode_post=None if way == "d" else 1000 * (seconds - (0 if way == "b" else encoder)) / n,
                 peak_memory_mib=peak, measured_boxes=measured, extrapolated=measured < n,
             ))
-            print(f"{way} {n:4d} boxes: {seconds:8.2f} s/image  peak {peak:7.0f} MiB"
+            print(f"{way:5s} {n:4d} boxes: {seconds:8.2f} s/image  peak {peak:7.0f} MiB"
                   + (f"  (measured {measured} boxes, extrapolated)" if measured < n else ""), flush=True)
-    agree = agreement(ways, images[0], random_boxes(rng, args.agreement_boxes, args.size))
-    print(f"a vs c masks: {agree}", flush=True)
+    agree = [agreement(ways, way, images[0], random_boxes(rng, args.agreement_boxes, args.size))
+             for way in labeler_ways] if {"a", "c"} <= set(args.ways) else []
+    print(f"masks vs c: {agree}", flush=True)
     return dict(
-        agreement_a_vs_c=agree,
+        agreement_with_c=agree,
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         machine=dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
                      cpu_cores=psutil.cpu_count(), torch_threads=torch.get_num_threads(),
@@ -188,13 +204,13 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """Per box count: how many times faster the labeler (a) is than b, c; and a's time over d's."""
+    """Per box count and labeler way: how many times faster it is than b and c; its time over d's."""
     out = []
     for n in sorted({r["boxes"] for r in rows}):
         t = {r["way"]: r["seconds_per_image"] for r in rows if r["boxes"] == n}
-        if "a" in t:
-            out.append(dict(boxes=n, **{f"{w}/a": t[w] / t["a"] for w in ("b", "c") if w in t},
-                            **({"a/d": t["a"] / t["d"]} if "d" in t else {})))
+        for a in (w for w in t if w.startswith("a@")):
+            out.append(dict(boxes=n, way=a, **{f"{w}/a": t[w] / t[a] for w in ("b", "c") if w in t},
+                            **({"a/d": t[a] / t["d"]} if "d" in t else {})))
     return out
 
 
@@ -206,14 +222,14 @@ def markdown(result: dict) -> str:
         note = f"extrapolated from {r['measured_boxes']} boxes" if r["extrapolated"] else ""
         lines.append(f"| {r['way']} | {r['boxes']} | {r['seconds_per_image']:.2f} | {r['images_per_s']:.4f} | {ms} "
                      f"| {r['peak_memory_mib']:.0f} | {note} |")
-    lines += ["", "| boxes | b / a (speed-up over naive) | c / a (over one box per call) | a / d (over encoder alone) |",
-              "|---:|---:|---:|---:|"]
+    lines += ["", "| boxes | labeler | b / a (speed-up over naive) | c / a (over one box per call) "
+              "| a / d (time over encoder alone) |", "|---:|---|---:|---:|---:|"]
     for r in result["ratios"]:
         cells = [f"{r[k]:.2f}" if k in r else "" for k in ("b/a", "c/a", "a/d")]
-        lines.append(f"| {r['boxes']} | " + " | ".join(cells) + " |")
-    agree = result["agreement_a_vs_c"]
-    lines += ["", f"Masks a vs c on {agree['masks']} boxes: {agree['differing_masks']} masks differ, "
-              f"{agree['differing_pixels']} of {agree['pixels']} pixels."]
+        lines.append(f"| {r['boxes']} | {r['way']} | " + " | ".join(cells) + " |")
+    for agree in result["agreement_with_c"]:
+        lines.append(f"\nMasks {agree['way']} vs c on {agree['masks']} boxes: {agree['differing_masks']} masks differ, "
+                     f"{agree['differing_pixels']} of {agree['pixels']} pixels.")
     return "\n".join(lines)
 
 
@@ -221,11 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--boxes", type=int, nargs="+", default=[1, 20, 100, 600])
     parser.add_argument("--ways", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"])
-    parser.add_argument("--images", type=int, default=1, help="images per setting (times are means)")
+    parser.add_argument("--images", type=int, default=1, help="images per setting (times are means over them)")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the fastest is kept")
     parser.add_argument("--size", type=int, default=1024, help="image side in pixels")
     parser.add_argument("--naive-boxes", type=int, default=2, help="boxes actually run for way b")
     parser.add_argument("--agreement-boxes", type=int, default=20, help="boxes compared mask for mask, a vs c")
-    parser.add_argument("--prompt-batch-size", type=int, default=64)
+    parser.add_argument("--prompt-batch-size", type=int, nargs="+", default=[64, 1],
+                        help="labeler chunk sizes to time (way a@CHUNK for each)")
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"])
     parser.add_argument("--quick", action="store_true", help="tiny random SAM instead of ViT-B (smoke test)")

@@ -82,7 +82,11 @@ class SamLabeler:
 
     ``device`` defaults to CUDA when available; ``dtype`` (``torch.bfloat16``/``"bf16"``,
     ``"fp16"``, ...) sets the model's precision (use half precision on CUDA); masks are upscaled in
-    float32. ``prompt_batch_size`` prompts are decoded per model call.
+    float32. ``prompt_batch_size`` prompts are decoded per model call: on a GPU large chunks pay
+    off; on a CPU 1-2 is fastest (one prompt's decoder activations stay in cache; see
+    ``benchmarks/README.md``). With 1, masks are bit for bit those of one ``SamModel`` call per
+    prompt; larger chunks let BLAS sum in another order (logits differ by ~1e-6), which can flip
+    a pixel whose logit is within that of 0.
     """
 
     def __init__(
