@@ -144,6 +144,30 @@ class DetectionSource(ABC):
             raise error
         self.report.add(error.reason, str(error))
 
+    def _source_image(
+        self,
+        image_id: str,
+        image_path: Path | None,
+        image_dir: str | Path,
+        annotation_path: Path,
+        parsed: ParsedAnnotation,
+        split: str | None = None,
+    ) -> SourceImage:
+        """Assemble a :class:`SourceImage`: check the image exists (it was looked for in
+        ``image_dir``), take the annotation's size (else the image header's), drop invalid objects."""
+        if image_path is None:
+            raise AnnotationError(annotation_path, f"no image {image_id}.* in {image_dir}", reason="missing_image")
+        width, height = parsed.size or image_size(image_path, annotation_path)
+        return SourceImage(
+            image_id=image_id,
+            image_path=image_path,
+            width=width,
+            height=height,
+            objects=self._keep_valid(parsed.objects, width, height, annotation_path),
+            source=self.name,
+            split=split if split is not None else self.split or "",
+        )
+
     def _keep_valid(self, objects: list[SourceObject], width: int, height: int, path: Path) -> list[SourceObject]:
         """Drop (and count) degenerate objects and objects lying wholly outside the image.
 
@@ -169,7 +193,9 @@ def _invalid_reason(obj: SourceObject, width: int, height: int) -> str | None:
     return None
 
 
-def object_from_polygon(category: str, polygon, difficult: bool = False, attributes: dict | None = None) -> SourceObject:
+def object_from_polygon(
+    category: str, polygon, difficult: bool = False, attributes: dict | None = None
+) -> SourceObject:
     """An oriented object: ``hbox`` = the polygon's bounds, ``rbox`` = its minimum-area rectangle."""
     polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     return SourceObject(
@@ -210,6 +236,28 @@ def parse_xml(path: Path) -> ET.Element:
         raise AnnotationError(path, f"malformed XML: {error}", line=error.position[0]) from None
     except OSError as error:
         raise AnnotationError(path, f"cannot read: {error}", reason="missing_annotation") from None
+
+
+def xml_objects(
+    root: ET.Element, tag: str, parse: Callable[[ET.Element, str], SourceObject], on_error: ErrorHandler
+) -> list[SourceObject]:
+    """``parse(element, "TAG n")`` for every ``tag`` element; a bad one goes to ``on_error``."""
+    objects = []
+    for number, element in enumerate(root.iter(tag), 1):
+        try:
+            objects.append(parse(element, f"{tag} {number}"))
+        except AnnotationError as error:
+            on_error(error)
+    return objects
+
+
+def xml_size(root: ET.Element, width_tag: str, height_tag: str) -> tuple[int, int] | None:
+    """``(width, height)`` stated in an XML annotation, or None when absent or not positive."""
+    try:
+        width, height = int(root.findtext(width_tag)), int(root.findtext(height_tag))
+    except (TypeError, ValueError):
+        return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def xml_text(element: ET.Element, tag: str, path: Path, where: str) -> str:

@@ -30,13 +30,14 @@ from .base import (
     ParsedAnnotation,
     SourceImage,
     SourceObject,
-    image_size,
     index_images,
     object_from_polygon,
     parse_xml,
     raise_error,
     read_split_ids,
     xml_number,
+    xml_objects,
+    xml_size,
     xml_text,
 )
 
@@ -48,21 +49,9 @@ def read_dior_xml(path: str | Path, oriented: bool = True, on_error: ErrorHandle
     """Parse one DIOR (``oriented=False``) or DIOR-R XML (size from ``<size>``); a bad object goes to ``on_error``."""
     path = Path(path)
     root = parse_xml(path)
-    objects = []
-    for number, element in enumerate(root.iter("object"), 1):
-        try:
-            objects.append(_parse_object(element, oriented, path, f"object {number}"))
-        except AnnotationError as error:
-            on_error(error)
-    return ParsedAnnotation(objects, _size(root))
-
-
-def _size(root: ET.Element) -> tuple[int, int] | None:
-    try:
-        width, height = int(root.findtext("size/width")), int(root.findtext("size/height"))
-    except (TypeError, ValueError):
-        return None
-    return (width, height) if width > 0 and height > 0 else None
+    parse = lambda element, where: _parse_object(element, oriented, path, where)  # noqa: E731
+    objects = xml_objects(root, "object", parse, on_error)
+    return ParsedAnnotation(objects, xml_size(root, "size/width", "size/height"))
 
 
 def _parse_object(element: ET.Element, oriented: bool, path: Path, where: str) -> SourceObject:
@@ -125,16 +114,5 @@ class DIOR(DetectionSource):
     def load(self, image_id: str) -> SourceImage:
         xml_path = self.annotation_dir / f"{image_id}.xml"
         image_path = self._images.get(image_id)
-        if image_path is None:
-            raise AnnotationError(xml_path, f"no image {image_id}.* in {self.root}/JPEGImages*", reason="missing_image")
-        annotation = read_dior_xml(xml_path, self.oriented, self._on_error)
-        width, height = annotation.size or image_size(image_path, xml_path)
-        return SourceImage(
-            image_id=image_id,
-            image_path=image_path,
-            width=width,
-            height=height,
-            objects=self._keep_valid(annotation.objects, width, height, xml_path),
-            source=self.name,
-            split=self.split or "",
-        )
+        parsed = read_dior_xml(xml_path, self.oriented, self._on_error) if image_path else ParsedAnnotation([])
+        return self._source_image(image_id, image_path, f"{self.root}/JPEGImages*", xml_path, parsed)

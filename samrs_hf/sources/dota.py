@@ -31,7 +31,6 @@ from .base import (
     SourceImage,
     SourceObject,
     finite_float,
-    image_size,
     index_images,
     object_from_polygon,
     raise_error,
@@ -157,16 +156,5 @@ class DOTA(DetectionSource):
     def load(self, image_id: str) -> SourceImage:
         label_path = self._labels[image_id]
         image_path = self._images.get(image_id)
-        if image_path is None:
-            raise AnnotationError(label_path, f"no image {image_id}.* in images/", reason="missing_image")
-        width, height = image_size(image_path, label_path)
-        objects = read_dota_labels(label_path, self.classes, self._on_error).objects
-        return SourceImage(
-            image_id=image_id,
-            image_path=image_path,
-            width=width,
-            height=height,
-            objects=self._keep_valid(objects, width, height, label_path),
-            source=self.name,
-            split=self.split or "",
-        )
+        parsed = read_dota_labels(label_path, self.classes, self._on_error) if image_path else ParsedAnnotation([])
+        return self._source_image(image_id, image_path, label_path.parent.parent / "images", label_path, parsed)

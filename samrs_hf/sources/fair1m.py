@@ -34,6 +34,7 @@ from .base import (
     parse_xml,
     raise_error,
     xml_number,
+    xml_objects,
     xml_text,
 )
 
@@ -50,12 +51,7 @@ def read_fair1m_xml(path: str | Path, on_error: ErrorHandler = raise_error) -> P
     if size_element is None:
         raise AnnotationError(path, "missing <size>")
     size = (int(xml_number(size_element, "width", path, "size")), int(xml_number(size_element, "height", path, "size")))
-    objects = []
-    for number, element in enumerate(root.iter("object"), 1):
-        try:
-            objects.append(_parse_object(element, path, f"object {number}"))
-        except AnnotationError as error:
-            on_error(error)
+    objects = xml_objects(root, "object", lambda element, where: _parse_object(element, path, where), on_error)
     return ParsedAnnotation(objects, size)
 
 
@@ -124,17 +120,5 @@ class FAIR1M(DetectionSource):
 
     def load(self, image_id: str) -> SourceImage:
         split_name, xml_path, image_path = self._entries[image_id]
-        if image_path is None:
-            missing = f"no image {xml_path.stem}.* in {xml_path.parent.parent / 'images'}"
-            raise AnnotationError(xml_path, missing, reason="missing_image")
-        annotation = read_fair1m_xml(xml_path, self._on_error)
-        width, height = annotation.size
-        return SourceImage(
-            image_id=image_id,
-            image_path=image_path,
-            width=width,
-            height=height,
-            objects=self._keep_valid(annotation.objects, width, height, xml_path),
-            source=self.name,
-            split=split_name,
-        )
+        parsed = read_fair1m_xml(xml_path, self._on_error) if image_path else ParsedAnnotation([])
+        return self._source_image(image_id, image_path, xml_path.parent.parent / "images", xml_path, parsed, split_name)

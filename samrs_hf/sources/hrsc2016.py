@@ -31,12 +31,13 @@ from .base import (
     ParsedAnnotation,
     SourceImage,
     SourceObject,
-    image_size,
     index_images,
     parse_xml,
     raise_error,
     read_split_ids,
     xml_number,
+    xml_objects,
+    xml_size,
     xml_text,
 )
 
@@ -83,21 +84,8 @@ def read_hrsc_xml(path: str | Path, on_error: ErrorHandler = raise_error) -> Par
     """Parse one ``HRSC_Image`` XML (size from ``Img_SizeWidth/Height``); a bad object goes to ``on_error``."""
     path = Path(path)
     root = parse_xml(path)
-    objects = []
-    for number, element in enumerate(root.iter("HRSC_Object"), 1):
-        try:
-            objects.append(_parse_object(element, path, f"HRSC_Object {number}"))
-        except AnnotationError as error:
-            on_error(error)
-    return ParsedAnnotation(objects, _size(root))
-
-
-def _size(root: ET.Element) -> tuple[int, int] | None:
-    try:
-        width, height = int(root.findtext("Img_SizeWidth")), int(root.findtext("Img_SizeHeight"))
-    except (TypeError, ValueError):
-        return None
-    return (width, height) if width > 0 and height > 0 else None
+    objects = xml_objects(root, "HRSC_Object", lambda element, where: _parse_object(element, path, where), on_error)
+    return ParsedAnnotation(objects, xml_size(root, "Img_SizeWidth", "Img_SizeHeight"))
 
 
 def _parse_object(element: ET.Element, path: Path, where: str) -> SourceObject:
@@ -155,20 +143,8 @@ class HRSC2016(DetectionSource):
     def load(self, image_id: str) -> SourceImage:
         xml_path = self.annotation_dir / f"{image_id}.xml"
         image_path = self._images.get(image_id)
-        if image_path is None:
-            missing = f"no image {image_id}.bmp in {self.data_dir / 'AllImages'}"
-            raise AnnotationError(xml_path, missing, reason="missing_image")
-        annotation = read_hrsc_xml(xml_path, self._on_error)
-        width, height = annotation.size or image_size(image_path, xml_path)
-        return SourceImage(
-            image_id=image_id,
-            image_path=image_path,
-            width=width,
-            height=height,
-            objects=self._keep_valid(annotation.objects, width, height, xml_path),
-            source=self.name,
-            split=self.split or "",
-        )
+        parsed = read_hrsc_xml(xml_path, self._on_error) if image_path else ParsedAnnotation([])
+        return self._source_image(image_id, image_path, self.data_dir / "AllImages", xml_path, parsed)
 
     def segmentation_path(self, image_id: str) -> Path:
         """Where the image's colour segmentation PNG is (it may not exist)."""
