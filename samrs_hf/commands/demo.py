@@ -60,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_demo(out: Path, labeler: SamLabeler, spec: PromptSpec, seed: int) -> dict:
     """Make, write, read back and label the scene; write ``label.png`` and ``overlay.png``; return the metrics."""
-    import numpy as np
     from PIL import Image
     from tqdm.auto import tqdm
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.subsets import SUBSETS
+from samrs_hf.commands import add_dataset_arguments, load_split
 
 
 def register(subparsers) -> None:
@@ -14,22 +14,18 @@ def register(subparsers) -> None:
         help="semantic-label overlays of a few tiles as one PNG grid (paper Fig. 4)",
         description="Write {config}_overlays.png to --out: N tiles, picked at random with --seed.",
     )
-    parser.add_argument("dataset_dir", type=Path)
-    parser.add_argument("--config", required=True, choices=sorted(SUBSETS))
-    parser.add_argument("--split", default="train")
+    add_dataset_arguments(parser)
     parser.add_argument("--n", type=int, default=8, help="number of tiles")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from datasets import load_dataset
 
     from samrs_hf.viz import OverlayPanel, save_overlay_grid
 
-    dataset = load_dataset(str(args.dataset_dir), args.config, split=args.split)
+    dataset = load_split(args)
     rows = dataset.shuffle(seed=args.seed).select(range(min(args.n, len(dataset))))
     panels = [OverlayPanel(row["image_id"], row["image"], np.asarray(row["semantic_map"])) for row in rows]
     names = dataset.features["objects"].feature["category"].names
