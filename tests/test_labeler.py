@@ -37,8 +37,14 @@ def objects() -> list[SourceObject]:
 
 
 @pytest.fixture(scope="module")
-def labeler(tiny_sam_dir) -> SamLabeler:
-    return SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=2)
+def labelers(tiny_sam_dir) -> dict[int, SamLabeler]:
+    """Labelers decoding 1 and 3 prompts per call (5 objects: chunks of 3 and 2)."""
+    return {chunk: SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=chunk) for chunk in (1, 3)}
+
+
+@pytest.fixture(scope="module")
+def labeler(labelers) -> SamLabeler:
+    return labelers[3]
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +84,25 @@ def plain_call(plain, image, obj: SourceObject, prompt: str) -> tuple[np.ndarray
     return mask[0][0, 0].numpy(), float(out.iou_scores[0, 0, 0])
 
 
+@pytest.fixture(scope="module")
+def references(plain, image, objects):
+    """Masks and scores of the one-object-per-call computation, per prompt (computed once)."""
+    cache: dict[str, list[tuple[np.ndarray, float]]] = {}
+
+    def get(prompt: str) -> list[tuple[np.ndarray, float]]:
+        if prompt not in cache:
+            cache[prompt] = [plain_call(plain, image, obj, prompt) for obj in objects]
+        return cache[prompt]
+
+    return get
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
 @pytest.mark.parametrize("prompt", ["hbox", "cp+rhbox", "rbox_m", "cp+hbox+rbox_m"])
-def test_labeler_equals_one_object_per_call(labeler, plain, image, objects, prompt):
-    results = list(labeler.label(image, objects, prompt=prompt))
+def test_labeler_equals_one_object_per_call(labelers, references, image, objects, prompt, chunk):
+    results = list(labelers[chunk].label(image, objects, prompt=prompt))
     assert [r.index for r in results] == list(range(len(objects)))
-    for obj, result in zip(objects, results):
-        mask, score = plain_call(plain, image, obj, prompt)
+    for result, (mask, score) in zip(results, references(prompt)):
         assert result.mask.dtype == bool and result.mask.shape == (HEIGHT, WIDTH)
         assert np.array_equal(result.mask, mask), f"{prompt}: mask {result.index} differs"
         assert result.score == pytest.approx(score, abs=1e-5)
