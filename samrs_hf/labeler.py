@@ -16,9 +16,10 @@ of full-size float masks is ever materialised.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -29,10 +30,23 @@ from transformers import SamModel, SamProcessor
 from samrs_hf.prompts import PromptSpec, SamPrompts, build_prompts
 from samrs_hf.sources.base import SourceObject
 
-__all__ = ["ModelNotAvailableError", "ObjectMask", "SamLabeler", "upscale_mask", "prefetch", "load_sam"]
+__all__ = [
+    "ModelNotAvailableError",
+    "ObjectMask",
+    "SamLabeler",
+    "load_sam",
+    "prefetch",
+    "upscale_mask",
+]
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 T = TypeVar("T")
 
 
@@ -49,7 +63,9 @@ class ObjectMask:
     score: float
 
 
-def load_sam(model: str | os.PathLike, device: torch.device, dtype: torch.dtype) -> tuple[SamModel, SamProcessor]:
+def load_sam(
+    model: str | os.PathLike, device: torch.device, dtype: torch.dtype
+) -> tuple[SamModel, SamProcessor]:
     """``SamModel`` + ``SamProcessor`` from a Hub id or a local folder, in eval mode on ``device``."""
     try:
         sam = SamModel.from_pretrained(model, dtype=dtype)
@@ -74,7 +90,11 @@ def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 
 
 def _image_size(image: Image.Image | np.ndarray) -> tuple[int, int]:
-    return (image.height, image.width) if isinstance(image, Image.Image) else tuple(np.asarray(image).shape[:2])
+    return (
+        (image.height, image.width)
+        if isinstance(image, Image.Image)
+        else tuple(np.asarray(image).shape[:2])
+    )
 
 
 class SamLabeler:
@@ -98,13 +118,17 @@ class SamLabeler:
     ):
         if prompt_batch_size < 1:
             raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(
+            device or ("cuda" if torch.cuda.is_available() else "cpu")
+        )
         self.dtype = _resolve_dtype(dtype)
         self.model, self.processor = load_sam(model, self.device, self.dtype)
         self.prompt_batch_size = prompt_batch_size
 
     @torch.inference_mode()
-    def encode(self, image: Image.Image | np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+    def encode(
+        self, image: Image.Image | np.ndarray
+    ) -> tuple[torch.Tensor, tuple[int, int]]:
         """SAM's image embedding ``(1, C, 64, 64)`` and the resized (unpadded) size in the 1024 frame."""
         inputs = self.processor(images=image, return_tensors="pt")
         pixel_values = inputs["pixel_values"].to(self.device, self.dtype)
@@ -112,29 +136,40 @@ class SamLabeler:
         return self.model.get_image_embeddings(pixel_values), reshaped
 
     def label(
-        self, image: Image.Image | np.ndarray, objects: Sequence[SourceObject], prompt: str | PromptSpec = "hbox"
+        self,
+        image: Image.Image | np.ndarray,
+        objects: Sequence[SourceObject],
+        prompt: str | PromptSpec = "hbox",
     ) -> Iterator[ObjectMask]:
         """Yield one :class:`ObjectMask` per object, in order, prompting SAM with ``prompt`` (e.g. ``"cp+hbox"``)."""
         prompts = build_prompts(prompt, objects, _image_size(image), self.processor)
         return self.label_prompts(image, prompts)
 
-    def label_prompts(self, image: Image.Image | np.ndarray, prompts: SamPrompts) -> Iterator[ObjectMask]:
+    def label_prompts(
+        self, image: Image.Image | np.ndarray, prompts: SamPrompts
+    ) -> Iterator[ObjectMask]:
         """Like :meth:`label` for prompts already built (their ``image_size`` must be the image's)."""
         size = _image_size(image)
         if tuple(prompts.image_size) != size:
-            raise ValueError(f"prompts are for an image of size {prompts.image_size}, the image is {size}")
+            raise ValueError(
+                f"prompts are for an image of size {prompts.image_size}, the image is {size}"
+            )
         if len(prompts) == 0:
             return
         embeddings, reshaped = self.encode(image)
         for start in range(0, len(prompts), self.prompt_batch_size):
-            low_res, scores = self.decode(embeddings, prompts.chunk(start, start + self.prompt_batch_size))
+            low_res, scores = self.decode(
+                embeddings, prompts.chunk(start, start + self.prompt_batch_size)
+            )
             for k in range(len(scores)):
                 mask = upscale_mask(low_res[k], reshaped, size, self.processor)
                 yield ObjectMask(start + k, mask, float(scores[k]))
             del low_res  # one chunk alive at a time: free it before decoding the next
 
     @torch.inference_mode()
-    def decode(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(
+        self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """SAM's mask decoder for one chunk: float32 low-res logits ``(n, 256, 256)`` and IoU scores ``(n,)``.
 
         Point/box prompts go in as one image with ``n`` prompts (SAM's point batch, saving ``n``
@@ -149,11 +184,16 @@ class SamLabeler:
         else:  # (n, 1, ...) -> (1, n, ...)
             inputs = {k: v.transpose(0, 1) for k, v in inputs.items()}
         out = self.model(image_embeddings=embeddings, multimask_output=False, **inputs)
-        return out.pred_masks.flatten(0, 2).float(), out.iou_scores.flatten().float().cpu()
+        return out.pred_masks.flatten(
+            0, 2
+        ).float(), out.iou_scores.flatten().float().cpu()
 
 
 def upscale_mask(
-    low_res: torch.Tensor, reshaped: tuple[int, int], original: tuple[int, int], processor: SamProcessor
+    low_res: torch.Tensor,
+    reshaped: tuple[int, int],
+    original: tuple[int, int],
+    processor: SamProcessor,
 ) -> np.ndarray:
     """``processor.post_process_masks(...) > 0`` for one ``(256, 256)`` logit map: boolean ``(H, W)`` mask.
 
@@ -165,14 +205,21 @@ def upscale_mask(
     if not bool((low_res > 0).any()):
         return np.zeros(original, dtype=bool)
     pad = processor.image_processor.pad_size
-    logits = F.interpolate(low_res[None, None], (pad["height"], pad["width"]), mode="bilinear", align_corners=False)
+    logits = F.interpolate(
+        low_res[None, None],
+        (pad["height"], pad["width"]),
+        mode="bilinear",
+        align_corners=False,
+    )
     logits = logits[..., : reshaped[0], : reshaped[1]]
     if tuple(reshaped) != tuple(original):
         logits = F.interpolate(logits, original, mode="bilinear", align_corners=False)
     return (logits[0, 0] > 0).cpu().numpy()
 
 
-def prefetch(loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 4) -> Iterator[T]:
+def prefetch(
+    loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 4
+) -> Iterator[T]:
     """Yield ``loader()`` for each loader, in order, running up to ``ahead`` of them in ``workers`` threads.
 
     Use it to read and decode images (PIL, numpy release the GIL) while SAM labels the previous one::
@@ -194,4 +241,6 @@ def prefetch(loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 
 
 
 def _take(iterator: Iterator[T], n: int) -> list[T]:
-    return [item for _, item in zip(range(n), iterator)]  # range first: zip must not consume an extra item
+    return [
+        item for _, item in zip(range(n), iterator)
+    ]  # range first: zip must not consume an extra item

@@ -41,7 +41,10 @@ class InstanceRecord:
 def encode_rle(mask: np.ndarray) -> dict:
     """COCO RLE ``{"size": [h, w], "counts": str}`` of a boolean mask (pycocotools)."""
     rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+    return {
+        "size": [int(v) for v in rle["size"]],
+        "counts": rle["counts"].decode("ascii"),
+    }
 
 
 class LabelMapBuilder:
@@ -55,10 +58,16 @@ class LabelMapBuilder:
         self.height, self.width = height, width
         self.num_classes = IGNORE_INDEX if num_classes is None else num_classes
         if not 0 < self.num_classes <= IGNORE_INDEX:
-            raise ValueError(f"num_classes must be in 1..{IGNORE_INDEX}, got {num_classes}")
+            raise ValueError(
+                f"num_classes must be in 1..{IGNORE_INDEX}, got {num_classes}"
+            )
         self._semantic = np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        self._owner_area = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
-        self._owner_index = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
+        self._owner_area = np.full(
+            (height, width), np.iinfo(np.int64).max, dtype=np.int64
+        )
+        self._owner_index = np.full(
+            (height, width), np.iinfo(np.int64).max, dtype=np.int64
+        )
         self.records: list[InstanceRecord] = []
         self.dropped: Counter = Counter()
 
@@ -75,7 +84,9 @@ class LabelMapBuilder:
     ) -> InstanceRecord | None:
         """Add object ``index``'s boolean mask; returns its record, or ``None`` when it is dropped."""
         if mask.shape != (self.height, self.width):
-            raise ValueError(f"object {index}: mask shape {mask.shape} != image ({self.height}, {self.width})")
+            raise ValueError(
+                f"object {index}: mask shape {mask.shape} != image ({self.height}, {self.width})"
+            )
         if not 0 <= category_index < self.num_classes:
             raise ValueError(
                 f"object {index} ({category!r}): category index {category_index} outside 0..{self.num_classes - 1}"
@@ -100,12 +111,16 @@ class LabelMapBuilder:
         self.records.append(record)
         return record
 
-    def _paint(self, index: int, mask: np.ndarray, category_index: int, area: int) -> None:
+    def _paint(
+        self, index: int, mask: np.ndarray, category_index: int, area: int
+    ) -> None:
         """Take the pixels of ``mask`` held by a larger mask (or an equal one with a higher index)."""
         rows, cols = np.nonzero(mask)
         window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         owner_area, owner_index = self._owner_area[window], self._owner_index[window]
-        wins = mask[window] & ((area < owner_area) | ((area == owner_area) & (index < owner_index)))
+        wins = mask[window] & (
+            (area < owner_area) | ((area == owner_area) & (index < owner_index))
+        )
         owner_area[wins], owner_index[wins] = area, index
         self._semantic[window][wins] = category_index
 

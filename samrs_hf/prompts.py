@@ -13,9 +13,9 @@ Point and box coordinates are mapped into SAM's frame by ``SamProcessor`` itself
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -43,25 +43,35 @@ class PromptSpec:
     mask: str | None = None
 
     @classmethod
-    def parse(cls, text: "str | PromptSpec") -> "PromptSpec":
+    def parse(cls, text: str | PromptSpec) -> PromptSpec:
         """Parse ``"cp+rhbox+rhbox_m"``-style text (order and case do not matter)."""
         if isinstance(text, PromptSpec):
             return text
         kinds = [k.strip().lower() for k in str(text).split("+")]
         unknown = [k for k in kinds if k not in KINDS]
         if unknown or not kinds:
-            raise ValueError(f"unknown prompt kind(s) {unknown} in {text!r}; valid kinds: {', '.join(KINDS)}")
+            raise ValueError(
+                f"unknown prompt kind(s) {unknown} in {text!r}; valid kinds: {', '.join(KINDS)}"
+            )
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"prompt {text!r} repeats a kind")
         boxes = [k for k in kinds if k in BOX_KINDS]
         masks = [k for k in kinds if k in MASK_KINDS]
         if len(boxes) > 1 or len(masks) > 1:
-            raise ValueError(f"prompt {text!r} has more than one box kind {BOX_KINDS} or mask kind {MASK_KINDS}")
-        return cls(point="cp" in kinds, box=boxes[0] if boxes else None, mask=masks[0] if masks else None)
+            raise ValueError(
+                f"prompt {text!r} has more than one box kind {BOX_KINDS} or mask kind {MASK_KINDS}"
+            )
+        return cls(
+            point="cp" in kinds,
+            box=boxes[0] if boxes else None,
+            mask=masks[0] if masks else None,
+        )
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return (("cp",) if self.point else ()) + tuple(k for k in (self.box, self.mask) if k)
+        return (("cp",) if self.point else ()) + tuple(
+            k for k in (self.box, self.mask) if k
+        )
 
     @property
     def needs_rbox(self) -> bool:
@@ -78,7 +88,9 @@ def default_processor() -> SamProcessor:
     return SamProcessor(image_processor=SamImageProcessorPil())
 
 
-def mask_prompt(region: np.ndarray, processor: SamProcessor | None = None) -> torch.Tensor:
+def mask_prompt(
+    region: np.ndarray, processor: SamProcessor | None = None
+) -> torch.Tensor:
     """SAM's low-res mask input for a boolean region at the original resolution (official SAMRS recipe).
 
     +1000 inside, -1000 outside; bilinear resize so the longest side is 1024; pad bottom/right with
@@ -89,10 +101,21 @@ def mask_prompt(region: np.ndarray, processor: SamProcessor | None = None) -> to
     resized = image_processor._get_preprocess_shape(region.shape, processor.target_size)
     pad = image_processor.pad_size
     low_res = image_processor.mask_pad_size
-    logits = torch.from_numpy(np.where(region, MASK_INSIDE, MASK_OUTSIDE).astype(np.float32))[None, None]
+    logits = torch.from_numpy(
+        np.where(region, MASK_INSIDE, MASK_OUTSIDE).astype(np.float32)
+    )[None, None]
     logits = F.interpolate(logits, resized, mode="bilinear", align_corners=False)
-    logits = F.pad(logits, (0, pad["width"] - resized[1], 0, pad["height"] - resized[0]), value=MASK_OUTSIDE)
-    logits = F.interpolate(logits, (low_res["height"], low_res["width"]), mode="bilinear", align_corners=False)
+    logits = F.pad(
+        logits,
+        (0, pad["width"] - resized[1], 0, pad["height"] - resized[0]),
+        value=MASK_OUTSIDE,
+    )
+    logits = F.interpolate(
+        logits,
+        (low_res["height"], low_res["width"]),
+        mode="bilinear",
+        align_corners=False,
+    )
     return logits[0]
 
 
@@ -133,16 +156,28 @@ class SamPrompts:
         """
         processor = self.processor or default_processor()
         sl = slice(start, min(stop, len(self)))
-        points = None if self.points is None else [[p] for p in self.points[sl].tolist()]
+        points = (
+            None if self.points is None else [[p] for p in self.points[sl].tolist()]
+        )
         labels = None if points is None else [[1] for _ in points]
         boxes = None if self.boxes is None else [[b] for b in self.boxes[sl].tolist()]
-        points, labels, boxes = processor._check_and_preprocess_points(points, labels, boxes)
+        points, labels, boxes = processor._check_and_preprocess_points(
+            points, labels, boxes
+        )
         inputs = processor._normalize_and_convert(
-            {}, [self.image_size], input_points=points, input_labels=labels, input_boxes=boxes, return_tensors="pt"
+            {},
+            [self.image_size],
+            input_points=points,
+            input_labels=labels,
+            input_boxes=boxes,
+            return_tensors="pt",
         )
         if self.regions is not None:
             h, w = self.image_size
-            masks = [mask_prompt(_rasterize(region, h, w), processor) for region in self.regions[sl]]
+            masks = [
+                mask_prompt(_rasterize(region, h, w), processor)
+                for region in self.regions[sl]
+            ]
             inputs["input_masks"] = torch.stack(masks)
         return inputs
 
@@ -155,7 +190,7 @@ def _rasterize(region: tuple[str, np.ndarray], height: int, width: int) -> np.nd
 
 
 def build_prompts(
-    spec: "str | PromptSpec",
+    spec: str | PromptSpec,
     objects: Sequence[SourceObject],
     image_size: tuple[int, int],
     processor: SamProcessor | None = None,
@@ -166,7 +201,10 @@ def build_prompts(
     ``processor`` (default: SAM's standard one) maps coordinates into the model's frame.
     """
     spec = PromptSpec.parse(spec)
-    rboxes = [_require_rbox(o, i, spec) if spec.needs_rbox else None for i, o in enumerate(objects)]
+    rboxes = [
+        _require_rbox(o, i, spec) if spec.needs_rbox else None
+        for i, o in enumerate(objects)
+    ]
     hboxes = [np.asarray(o.hbox, dtype=np.float64) for o in objects]
     rhboxes = [geometry.rbox_to_rhbox(r) if r is not None else None for r in rboxes]
 
@@ -186,7 +224,9 @@ def build_prompts(
         regions = [("polygon", geometry.rbox_to_polygon(r)) for r in rboxes]
     uses_rotated = spec.box == "rhbox" or (spec.box is None and spec.needs_rbox)
     prompt_boxes = stack(rhboxes if uses_rotated else hboxes, 4)
-    return SamPrompts(spec, tuple(image_size), prompt_boxes, points, boxes, regions, processor)
+    return SamPrompts(
+        spec, tuple(image_size), prompt_boxes, points, boxes, regions, processor
+    )
 
 
 def _center(obj: SourceObject) -> np.ndarray:

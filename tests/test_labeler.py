@@ -12,7 +12,13 @@ from PIL import Image
 from transformers import SamModel, SamProcessor
 
 from samrs_hf import geometry
-from samrs_hf.labeler import ModelNotAvailableError, ObjectMask, SamLabeler, prefetch, upscale_mask
+from samrs_hf.labeler import (
+    ModelNotAvailableError,
+    ObjectMask,
+    SamLabeler,
+    prefetch,
+    upscale_mask,
+)
 from samrs_hf.sources.base import SourceObject
 
 HEIGHT, WIDTH = 180, 260
@@ -26,20 +32,30 @@ def image() -> Image.Image:
 
 @pytest.fixture(scope="module")
 def objects() -> list[SourceObject]:
-    rboxes = [(60, 50, 80, 30, 0.4), (150, 120, 60, 40, -1.0), (220.5, 40.2, 50, 12, 1.3), (40, 150, 30, 30, 0.0),
-              (130, 60, 120, 70, 2.0)]
+    rboxes = [
+        (60, 50, 80, 30, 0.4),
+        (150, 120, 60, 40, -1.0),
+        (220.5, 40.2, 50, 12, 1.3),
+        (40, 150, 30, 30, 0.0),
+        (130, 60, 120, 70, 2.0),
+    ]
     out = []
     for r in rboxes:
         poly = geometry.rbox_to_polygon(r)
         hbox = geometry.clip_hbox(geometry.polygon_to_hbox(poly), WIDTH, HEIGHT)
-        out.append(SourceObject("ship", hbox, polygon=poly, rbox=np.array(r, dtype=float)))
+        out.append(
+            SourceObject("ship", hbox, polygon=poly, rbox=np.array(r, dtype=float))
+        )
     return out
 
 
 @pytest.fixture(scope="module")
 def labelers(tiny_sam_dir) -> dict[int, SamLabeler]:
     """Labelers decoding 1 and 3 prompts per call (5 objects: chunks of 3 and 2)."""
-    return {chunk: SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=chunk) for chunk in (1, 3)}
+    return {
+        chunk: SamLabeler(str(tiny_sam_dir), device="cpu", prompt_batch_size=chunk)
+        for chunk in (1, 3)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +65,9 @@ def labeler(labelers) -> SamLabeler:
 
 @pytest.fixture(scope="module")
 def plain(tiny_sam_dir):
-    return SamModel.from_pretrained(tiny_sam_dir).eval(), SamProcessor.from_pretrained(tiny_sam_dir)
+    return SamModel.from_pretrained(tiny_sam_dir).eval(), SamProcessor.from_pretrained(
+        tiny_sam_dir
+    )
 
 
 def reference_mask_input(region: np.ndarray) -> torch.Tensor:
@@ -64,7 +82,9 @@ def reference_mask_input(region: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def plain_call(plain, image, obj: SourceObject, prompt: str) -> tuple[np.ndarray, float]:
+def plain_call(
+    plain, image, obj: SourceObject, prompt: str
+) -> tuple[np.ndarray, float]:
     """One object per call, as in the transformers SAM docs (the image is encoded each time)."""
     model, processor = plain
     kwargs, masks = {}, None
@@ -76,11 +96,22 @@ def plain_call(plain, image, obj: SourceObject, prompt: str) -> tuple[np.ndarray
     if "hbox" in prompt.split("+"):
         kwargs["input_boxes"] = [[obj.hbox.tolist()]]
     if "rbox_m" in prompt.split("+"):
-        masks = reference_mask_input(geometry.rasterize_polygon(geometry.rbox_to_polygon(obj.rbox), HEIGHT, WIDTH))
+        masks = reference_mask_input(
+            geometry.rasterize_polygon(
+                geometry.rbox_to_polygon(obj.rbox), HEIGHT, WIDTH
+            )
+        )
     inputs = processor(images=image, return_tensors="pt", **kwargs)
     prompts = {k: v for k, v in inputs.items() if k.startswith("input_")}
-    out = model(pixel_values=inputs["pixel_values"], input_masks=masks, multimask_output=False, **prompts)
-    mask = processor.post_process_masks(out.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"])
+    out = model(
+        pixel_values=inputs["pixel_values"],
+        input_masks=masks,
+        multimask_output=False,
+        **prompts,
+    )
+    mask = processor.post_process_masks(
+        out.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"]
+    )
     return mask[0][0, 0].numpy(), float(out.iou_scores[0, 0, 0])
 
 
@@ -99,19 +130,25 @@ def references(plain, image, objects):
 
 @pytest.mark.parametrize("chunk", [1, 3])
 @pytest.mark.parametrize("prompt", ["hbox", "cp+rhbox", "rbox_m", "cp+hbox+rbox_m"])
-def test_labeler_equals_one_object_per_call(labelers, references, image, objects, prompt, chunk):
+def test_labeler_equals_one_object_per_call(
+    labelers, references, image, objects, prompt, chunk
+):
     results = list(labelers[chunk].label(image, objects, prompt=prompt))
     assert [r.index for r in results] == list(range(len(objects)))
     for result, (mask, score) in zip(results, references(prompt)):
         assert result.mask.dtype == bool and result.mask.shape == (HEIGHT, WIDTH)
-        assert np.array_equal(result.mask, mask), f"{prompt}: mask {result.index} differs"
+        assert np.array_equal(result.mask, mask), (
+            f"{prompt}: mask {result.index} differs"
+        )
         assert result.score == pytest.approx(score, abs=1e-5)
 
 
 def test_labeler_masks_are_not_trivial(labeler, image, objects):
     """Guards the equivalence test: the tiny model's masks differ from object to object."""
     masks = [r.mask for r in labeler.label(image, objects, prompt="hbox")]
-    assert any(m.any() for m in masks) and not all(np.array_equal(masks[0], m) for m in masks[1:])
+    assert any(m.any() for m in masks) and not all(
+        np.array_equal(masks[0], m) for m in masks[1:]
+    )
 
 
 def test_labeler_accepts_numpy_and_rejects_wrong_size(labeler, image, objects):
@@ -120,7 +157,11 @@ def test_labeler_accepts_numpy_and_rejects_wrong_size(labeler, image, objects):
     first = next(labeler.label(np.asarray(image), objects[:1]))
     assert isinstance(first, ObjectMask) and first.index == 0
     with pytest.raises(ValueError, match="size"):
-        next(labeler.label_prompts(image, build_prompts("hbox", objects, (HEIGHT + 1, WIDTH))))
+        next(
+            labeler.label_prompts(
+                image, build_prompts("hbox", objects, (HEIGHT + 1, WIDTH))
+            )
+        )
     assert list(labeler.label(image, [])) == []
 
 
@@ -178,6 +219,13 @@ def test_upscale_mask_equals_post_process_masks(plain, size):
     processor = plain[1]
     reshaped = processor.image_processor._get_preprocess_shape(size, 1024)
     generator = torch.Generator().manual_seed(size[0])
-    for low_res in (torch.randn(256, 256, generator=generator) - 1.5, torch.full((256, 256), -3.0)):
-        expected = processor.post_process_masks([low_res[None, None]], [size], [reshaped])[0][0, 0].numpy()
-        assert np.array_equal(upscale_mask(low_res, reshaped, size, processor), expected)
+    for low_res in (
+        torch.randn(256, 256, generator=generator) - 1.5,
+        torch.full((256, 256), -3.0),
+    ):
+        expected = processor.post_process_masks(
+            [low_res[None, None]], [size], [reshaped]
+        )[0][0, 0].numpy()
+        assert np.array_equal(
+            upscale_mask(low_res, reshaped, size, processor), expected
+        )

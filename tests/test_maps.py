@@ -24,11 +24,23 @@ CAR = box_mask(50, 30, 58, 38)  # overlaps the harbor's corner
 
 def build(order) -> LabelMapBuilder:
     builder = LabelMapBuilder(H, W, num_classes=3)
-    items = {0: (HARBOR, 0, "harbor"), 1: (SHIP, 1, "ship"), 2: (CAR, 2, "small-vehicle")}
+    items = {
+        0: (HARBOR, 0, "harbor"),
+        1: (SHIP, 1, "ship"),
+        2: (CAR, 2, "small-vehicle"),
+    }
     for index in order:
         mask, cls, name = items[index]
         ys, xs = np.nonzero(mask)
-        builder.add(index, mask, cls, 0.9, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], [0, 0, 1, 1], name)
+        builder.add(
+            index,
+            mask,
+            cls,
+            0.9,
+            [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1],
+            [0, 0, 1, 1],
+            name,
+        )
     return builder
 
 
@@ -48,7 +60,9 @@ def test_semantic_map_agrees_with_rles():
     semantic = builder.semantic_map()
     decoded = {}
     for record in builder.records:
-        assert isinstance(record.segmentation["counts"], str) and record.segmentation["size"] == [H, W]
+        assert isinstance(record.segmentation["counts"], str) and record.segmentation[
+            "size"
+        ] == [H, W]
         rle = dict(record.segmentation, counts=record.segmentation["counts"].encode())
         decoded[record.index] = mask_utils.decode(rle).astype(bool)
         assert record.area == decoded[record.index].sum() == int(mask_utils.area(rle))
@@ -60,12 +74,21 @@ def test_semantic_map_agrees_with_rles():
         assert (decoded[record.index] | (semantic != record.category_index)).all()
     assert np.array_equal(covered, semantic != 255)
     ship = next(r for r in builder.records if r.index == 1)
-    assert ship.bbox == [20.0, 10.0, 10.0, 4.0] and ship.category == "ship" and ship.score == pytest.approx(0.9)
+    assert (
+        ship.bbox == [20.0, 10.0, 10.0, 4.0]
+        and ship.category == "ship"
+        and ship.score == pytest.approx(0.9)
+    )
 
 
 def test_empty_mask_is_dropped_with_reason():
     builder = LabelMapBuilder(H, W)
-    assert builder.add(0, np.zeros((H, W), dtype=bool), 4, 0.1, [0, 0, 5, 5], [0, 0, 5, 5], "ship") is None
+    assert (
+        builder.add(
+            0, np.zeros((H, W), dtype=bool), 4, 0.1, [0, 0, 5, 5], [0, 0, 5, 5], "ship"
+        )
+        is None
+    )
     assert builder.records == [] and builder.dropped == {"empty mask": 1}
     assert (builder.semantic_map() == 255).all()
 
