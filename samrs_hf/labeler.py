@@ -156,13 +156,22 @@ class SamLabeler:
             )
         if len(prompts) == 0:
             return
-        embeddings, reshaped = self.encode(image)
+        yield from self.label_encoded(self.encode(image), prompts)
+
+    def label_encoded(
+        self, encoded: tuple[torch.Tensor, tuple[int, int]], prompts: SamPrompts
+    ) -> Iterator[ObjectMask]:
+        """Like :meth:`label_prompts` for an image already :meth:`encode`-d (e.g. to try several
+        prompt kinds on one encoding)."""
+        embeddings, reshaped = encoded
         for start in range(0, len(prompts), self.prompt_batch_size):
             low_res, scores = self.decode(
                 embeddings, prompts.chunk(start, start + self.prompt_batch_size)
             )
             for k in range(len(scores)):
-                mask = upscale_mask(low_res[k], reshaped, size, self.processor)
+                mask = upscale_mask(
+                    low_res[k], reshaped, prompts.image_size, self.processor
+                )
                 yield ObjectMask(start + k, mask, float(scores[k]))
             del low_res  # one chunk alive at a time: free it before decoding the next
 
