@@ -71,8 +71,8 @@ class PeakMemory:
 
 
 def random_boxes(rng: np.random.Generator, n: int, size: int) -> list[SourceObject]:
-    """``n`` boxes of 8..160 px sides inside a ``size`` x ``size`` image."""
-    wh = rng.uniform(8, 160, (n, 2))
+    """``n`` boxes of 8..160 px sides (at most half the image) inside a ``size`` x ``size`` image."""
+    wh = rng.uniform(8, min(160, size / 2), (n, 2))
     xy = rng.uniform(0, size - wh)
     return [SourceObject("object", np.r_[p, p + s]) for p, s in zip(xy, wh)]
 
