@@ -19,16 +19,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from samrs_hf.labeler import SamLabeler, upscale_mask
+from samrs_hf.labeler import SamLabeler
 from samrs_hf.metrics import InstanceIoU
-from samrs_hf.prompts import PromptSpec, SamPrompts, build_prompts
+from samrs_hf.prompts import PromptSpec, build_prompts
 from samrs_hf.sources.hrsc2016 import HRSC2016
 
 __all__ = [
@@ -105,17 +104,6 @@ def ablation_image_ids(source: HRSC2016, split: str = "test") -> list[str]:
     return [image_id for image_id in ids if source.segmentation_path(image_id).is_file()]
 
 
-def _decode_all(
-    labeler: SamLabeler, encoded: tuple[torch.Tensor, tuple[int, int]], prompts: SamPrompts
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(object index, mask)`` for every prompt, decoded chunk by chunk from one image embedding."""
-    embeddings, reshaped = encoded
-    for start in range(0, len(prompts), labeler.prompt_batch_size):
-        low_res, _ = labeler.decode(embeddings, prompts.chunk(start, start + labeler.prompt_batch_size))
-        for k in range(len(low_res)):
-            yield start + k, upscale_mask(low_res[k], reshaped, prompts.image_size, labeler.processor)
-
-
 def run_ablation(
     source: HRSC2016,
     labeler: SamLabeler,
@@ -139,7 +127,8 @@ def run_ablation(
         encoded = labeler.encode(image)
         for spec in prompts:
             built = build_prompts(spec, objects, (image.height, image.width), labeler.processor)
-            score_image(results[str(spec)], _decode_all(labeler, encoded, built), gt_masks)
+            predictions = ((m.index, m.mask) for m in labeler.label_encoded(encoded, built))
+            score_image(results[str(spec)], predictions, gt_masks)
     return results
 
 

@@ -76,7 +76,7 @@ def load_sam(
         raise ModelNotAvailableError(
             f"cannot load SAM model '{model}' (offline and not cached?): {err}\n"
             "Pass --model PATH with a local folder holding a SamModel and SamProcessor "
-            "(save_pretrained output; `samrs tiny_sam DIR` writes a small random one for trying things out)."
+            "(save_pretrained output; `samrs tiny-sam DIR` writes a small random one for trying things out)."
         ) from err
     return sam.to(device).eval(), processor
 
