@@ -6,6 +6,19 @@ import argparse
 from pathlib import Path
 
 
+def add_sam_arguments(parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available") -> None:
+    """``--model --device --dtype --prompt-batch-size``: how a command loads and runs SAM."""
+    parser.add_argument(
+        "--model", default=default_model, help="SAM checkpoint: Hub id or local folder (default: %(default)s)"
+    )
+    parser.add_argument("--device", default=None, help=f"torch device (default: {device_help})")
+    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default), bf16 or fp16")
+    parser.add_argument(
+        "--prompt-batch-size", type=int, default=64,
+        help="prompts decoded per SAM call (default: %(default)s, for GPUs; 1 to 4 is faster on a CPU)",
+    )
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """``DATASET_DIR --config C [--split S] --out PATH``: the arguments of commands that read a built subset."""
     from samrs_hf.subsets import SUBSETS

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from samrs_hf.commands import add_sam_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -13,21 +15,23 @@ def register(subparsers) -> None:
         "(each image is encoded once) and write ablation.md / ablation.json with mIoU_I and mIoU_P.",
     )
     parser.add_argument("--root", required=True, help="HRSC2016 folder (holding FullDataSet/ or AllImages/, and ImageSets/)")
-    parser.add_argument("--model", default="facebook/sam-vit-huge", help="SAM Hub id or local folder (default: %(default)s)")
+    add_sam_arguments(parser, "facebook/sam-vit-huge")
     parser.add_argument(
         "--prompts", default="paper", help="'paper' (the 15 Table-1 rows) or a comma list, e.g. 'hbox,rhbox,cp+hbox'"
     )
     parser.add_argument("--out", required=True, help="folder for ablation.md and ablation.json")
     parser.add_argument("--split", default="test", help="image list in ImageSets/ (default: %(default)s, the paper's set)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default), bf16, fp16")
-    parser.add_argument("--prompt-batch-size", type=int, default=64, help="prompts decoded per SAM call")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from samrs_hf.ablation import ablation_image_ids, parse_prompt_list, run_ablation, write_ablation
+    from samrs_hf.ablation import (
+        ablation_image_ids,
+        parse_prompt_list,
+        run_ablation,
+        write_ablation,
+    )
     from samrs_hf.labeler import SamLabeler
     from samrs_hf.sources.hrsc2016 import HRSC2016
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from samrs_hf.commands import add_sam_arguments
 from samrs_hf.subsets import SUBSETS
 
 
@@ -17,16 +18,13 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``samrs build`` and the ``loading_scripts/build_*.py`` recipes."""
     parser.add_argument("--root", required=True, type=Path, help="raw detection dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (Parquet shards + README.md)")
-    parser.add_argument("--model", default="facebook/sam-vit-huge", help="SAM checkpoint: Hub id or local folder")
+    add_sam_arguments(parser, "facebook/sam-vit-huge", device_help="the process's accelerate device")
     parser.add_argument(
         "--split", nargs="+", default=None,
         help="source splits (default: the paper's, e.g. train val for SOTA); 'all' reads the whole root",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each split")
     parser.add_argument("--prompt", default=None, help="override the paper's prompt (e.g. 'hbox', 'cp+rhbox')")
-    parser.add_argument("--prompt-batch-size", type=int, default=64, help="prompts decoded per SAM call")
-    parser.add_argument("--device", default=None, help="torch device (default: the process's accelerate device)")
-    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default), bf16 or fp16")
     parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
     parser.add_argument("--skip-bad", action="store_true", help="skip and report bad annotations instead of failing")
 

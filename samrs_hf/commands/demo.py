@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from samrs_hf.commands import add_sam_arguments
+
 if TYPE_CHECKING:  # heavy imports stay out of `samrs --help`
     from samrs_hf.labeler import SamLabeler
     from samrs_hf.prompts import PromptSpec
@@ -31,13 +33,9 @@ def register(subparsers) -> None:
         "format, label it with SAM and write label.png, overlay.png and metrics.json (mIoU_I / mIoU_P).",
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="SAM Hub id or local folder (default: %(default)s; offline: a folder)"
-    )
+    add_sam_arguments(parser, DEFAULT_MODEL)
     parser.add_argument("--prompt", default="hbox", help="prompt kinds, e.g. hbox, rhbox, cp+hbox (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default), bf16, fp16")
     parser.set_defaults(func=run)
 
 
@@ -46,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from samrs_hf.prompts import PromptSpec
 
     spec = PromptSpec.parse(args.prompt)
-    labeler = SamLabeler(args.model, device=args.device, dtype=args.dtype)
+    labeler = SamLabeler(args.model, device=args.device, dtype=args.dtype, prompt_batch_size=args.prompt_batch_size)
     metrics = run_demo(Path(args.out), labeler, spec, args.seed)
     metrics["model"] = str(args.model)
     (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
