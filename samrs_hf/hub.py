@@ -25,7 +25,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets import ClassLabel, Features, Image, List, Value
+from datasets import ClassLabel, DatasetInfo, Features, Image, List, SplitDict, SplitInfo, Value
+from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi
 from PIL import Image as PILImage
 
@@ -187,11 +188,26 @@ def _config_entry(folder: Path, subset: str, counts: SubsetCounts) -> dict:
     }
 
 
+def _dataset_info(folder: Path, subset: str, counts: SubsetCounts) -> DatasetInfo:
+    """The card's ``dataset_info`` of one subset: features, rows per split, Parquet bytes.
+
+    Besides documenting the schema, it keys ``datasets``' cache: for a local folder ``datasets`` 5
+    hashes the card (its ``configs:`` patterns and ``dataset_info``), not the files, so without
+    these sizes two folders of the same name, or one folder before and after a resumed build,
+    would share one cached copy.
+    """
+    splits = SplitDict()
+    for split, rows in sorted(counts.rows.items()):
+        splits.add(SplitInfo(name=split, num_examples=rows))
+    size = sum(path.stat().st_size for path in shard_files(folder))
+    return DatasetInfo(features=samrs_features(subset), splits=splits, download_size=size, config_name=subset)
+
+
 def write_card(dataset_dir: Path) -> Path:
     """Write ``README.md`` for every subset folder in ``dataset_dir`` from the packaged templates.
 
-    ``configs:`` lists each built subset; entries for other configs already in an existing
-    card are kept. Row and per-class instance counts are read from the shards.
+    ``configs:`` and ``dataset_info`` list each built subset; entries for other configs already
+    in an existing card are kept. Row and per-class instance counts are read from the shards.
     """
     dataset_dir = Path(dataset_dir)
     built = {
@@ -202,10 +218,13 @@ def write_card(dataset_dir: Path) -> Path:
     if not built:
         raise FileNotFoundError(f"no SAMRS shards under {dataset_dir}/{{{','.join(SAMRS_RELEASE_CLASSES)}}}")
     configs = [_config_entry(dataset_dir / name, name, counts) for name, counts in built.items()]
+    infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, name, c) for name, c in built.items()})
     readme = dataset_dir / "README.md"
     if readme.exists():
-        previous = DatasetCard.load(readme).data.to_dict().get("configs") or []
-        configs += [c for c in previous if c.get("config_name") not in built]
+        previous = DatasetCard.load(readme).data
+        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in built]
+        kept = DatasetInfosDict.from_dataset_card_data(previous)
+        infos.update({name: info for name, info in kept.items() if name not in built})
     card_data = DatasetCardData(
         license="other",
         task_categories=["image-segmentation", "object-detection"],
@@ -224,6 +243,7 @@ def write_card(dataset_dir: Path) -> Path:
         }
         for name, counts in built.items()
     ]
+    infos.to_dataset_card_data(card_data)
     card = DatasetCard.from_template(card_data, template_path=str(TEMPLATES / "samrs.md"), subsets=subsets)
     card.save(readme)
     return readme

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def pytest_configure(config) -> None:
+    """Keep ``datasets``' cache for this run apart from the user's (set before datasets is imported)."""
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="samrs-test-datasets-cache-")
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(os.environ.pop("HF_DATASETS_CACHE", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -123,3 +123,18 @@ def test_features_round_trip_rbox():
     row["objects"][0]["rbox"] = [10.0, 20.0, 8.0, 4.0, 0.5]
     encoded = features.encode_example(row)
     np.testing.assert_allclose(encoded["objects"][0]["rbox"], [10, 20, 8, 4, 0.5])
+
+
+def test_folders_of_one_name_and_grown_folders_do_not_share_a_cache(tmp_path):
+    """datasets 5 keys a local folder's cache by its card: the card's sizes must tell builds apart."""
+    cache = tmp_path / "hf-cache"
+    first, second = make_dataset(tmp_path / "a" / "samrs", rows=3), make_dataset(tmp_path / "b" / "samrs", rows=4)
+    assert len(load_dataset(str(first), "sota", split="train", cache_dir=str(cache))) == 3
+    assert len(load_dataset(str(second), "sota", split="train", cache_dir=str(cache))) == 4
+
+    writer = ShardWriter(first / "sota", "train", samrs_features("sota"))  # a resumed build adds a shard
+    writer.add(make_row(7))
+    writer.flush()
+    write_card(first)
+    ids = load_dataset(str(first), "sota", split="train", cache_dir=str(cache))["image_id"]
+    assert sorted(ids) == sorted(f"S{i}__64__0___0" for i in (0, 1, 2, 7))
