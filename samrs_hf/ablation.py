@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from samrs_hf.labeler import SamLabeler
@@ -122,8 +121,7 @@ def run_ablation(
         if not scored:
             continue
         objects, gt_masks = zip(*scored)
-        with Image.open(record.image_path) as image:
-            image = image.convert("RGB")
+        image = record.read()
         encoded = labeler.encode(image)
         for spec in prompts:
             built = build_prompts(spec, objects, (image.height, image.width), labeler.processor)

@@ -42,7 +42,6 @@ from samrs_hf.labeler import SamLabeler, prefetch
 from samrs_hf.maps import LabelMapBuilder
 from samrs_hf.prompts import build_prompts
 from samrs_hf.sources import get_source
-from samrs_hf.sources.base import SourceImage
 from samrs_hf.subsets import SubsetRecipe, get_subset, hf_split_name
 from samrs_hf.tiling import Tile, tile_scene
 
@@ -138,25 +137,10 @@ def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummar
     return planned
 
 
-def _read_scene(scene: SourceImage) -> Image.Image:
-    """The scene as RGB; its size must be the one its annotation gave."""
-    try:
-        with Image.open(scene.image_path) as image:
-            rgb = image.convert("RGB")
-    except OSError as error:
-        raise OSError(f"{scene.image_path}: cannot read image: {error}") from None
-    if rgb.size != (scene.width, scene.height):
-        raise ValueError(
-            f"{scene.image_path}: image is {rgb.width}x{rgb.height} "
-            f"but its annotation says {scene.width}x{scene.height}"
-        )
-    return rgb
-
-
 def _load_group(group: list[PlannedTile]) -> tuple[list[PlannedTile], list[Image.Image], bytes | None]:
     """Read a scene once and crop its tiles; keep the file's bytes when the only tile is the whole image."""
     scene = group[0].tile.scene
-    image = _read_scene(scene)
+    image = scene.read()
     whole = len(group) == 1 and group[0].tile.box == (0, 0, image.width, image.height)
     original = _original_bytes(scene.image_path) if whole else None
     return group, [image.crop(p.tile.box) for p in group], original

@@ -72,8 +72,7 @@ def run_demo(out: Path, labeler: SamLabeler, spec: PromptSpec, seed: int) -> dic
     record = DOTA(write_dota_scene(out / "raw", scene)).load(scene.image_id)
     if len(record.objects) != len(scene.objects):
         raise ValueError(f"DOTA reader returned {len(record.objects)} objects for {len(scene.objects)} drawn")
-    with Image.open(record.image_path) as image:
-        image = image.convert("RGB")
+    image = record.read()
     prompts = build_prompts(spec, record.objects, (image.height, image.width), labeler.processor)
     classes = SAMRS_RELEASE_CLASSES[SUBSET]
     maps = LabelMapBuilder(image.height, image.width, num_classes=len(classes))

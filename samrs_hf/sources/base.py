@@ -71,6 +71,20 @@ class SourceImage:
     source: str = ""
     split: str = ""
 
+    def read(self) -> Image.Image:
+        """The image as RGB; unreadable files and sizes other than the annotation's raise, naming the file."""
+        try:
+            with Image.open(self.image_path) as image:
+                rgb = image.convert("RGB")
+        except OSError as error:
+            raise OSError(f"{self.image_path}: cannot read image: {error}") from None
+        if rgb.size != (self.width, self.height):
+            raise ValueError(
+                f"{self.image_path}: image is {rgb.width}x{rgb.height} "
+                f"but its annotation says {self.width}x{self.height}"
+            )
+        return rgb
+
 
 @dataclass
 class ParsedAnnotation:
