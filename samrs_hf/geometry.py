@@ -20,6 +20,7 @@ __all__ = [
     "as_polygon",
     "polygon_to_hbox",
     "polygon_to_rbox",
+    "rotate_points",
     "rbox_to_polygon",
     "rbox_to_rhbox",
     "hbox_center",
@@ -47,13 +48,17 @@ def polygon_to_hbox(polygon) -> np.ndarray:
     return np.concatenate([poly.min(axis=0), poly.max(axis=0)])
 
 
+def rotate_points(points, angle_rad: float, center=(0.0, 0.0)) -> np.ndarray:
+    """Rotate ``(N, 2)`` points about the origin by ``angle_rad`` (+x towards +y), then move them to ``center``."""
+    cos, sin = np.cos(angle_rad), np.sin(angle_rad)
+    return np.asarray(points, dtype=np.float64) @ np.array([[cos, sin], [-sin, cos]]) + np.asarray(center, dtype=np.float64)
+
+
 def rbox_to_polygon(rbox) -> np.ndarray:
     """Four corners of a rotated box, in order (-w/2,-h/2), (+w/2,-h/2), (+w/2,+h/2), (-w/2,+h/2)."""
     cx, cy, w, h, angle_rad = (float(v) for v in rbox)
-    cos, sin = np.cos(angle_rad), np.sin(angle_rad)
     local = np.array([[-w, -h], [w, -h], [w, h], [-w, h]], dtype=np.float64) / 2
-    rotation = np.array([[cos, -sin], [sin, cos]])
-    return local @ rotation.T + np.array([cx, cy])
+    return rotate_points(local, angle_rad, (cx, cy))
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:

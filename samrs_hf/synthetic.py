@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from samrs_hf.geometry import polygon_to_hbox, polygon_to_rbox, rasterize_polygon, rbox_to_polygon
+from samrs_hf.geometry import polygon_to_hbox, polygon_to_rbox, rasterize_polygon, rbox_to_polygon, rotate_points
 from samrs_hf.sources.base import SourceObject
 from samrs_hf.sources.dota import write_dota_labels
 
@@ -70,11 +70,6 @@ class Scene:
         for obj in self.objects:
             out[obj.mask] = classes.index(obj.category)
         return out
-
-
-def _rotate(points: np.ndarray, angle_rad: float, center: tuple[float, float]) -> np.ndarray:
-    cos, sin = np.cos(angle_rad), np.sin(angle_rad)
-    return np.asarray(points, dtype=np.float64) @ np.array([[cos, sin], [-sin, cos]]) + np.asarray(center)
 
 
 def _ship_hull(length: float, beam: float) -> np.ndarray:
@@ -164,16 +159,16 @@ def _layout(rng: np.random.Generator) -> list[tuple[str, Shape, tuple[int, int, 
     shapes.append(("harbor", _harbor((hx, hy)), (175, 170, 160)))
     for slip_y in (hy - 70.5, hy + 70.5):  # moored ships, in the two slips of the U
         hull = _ship_hull(rng.uniform(120, 150), rng.uniform(26, 32))
-        shapes.append(("ship", [_rotate(hull, np.pi, (hx - 25, slip_y))], (215, 215, 220)))
+        shapes.append(("ship", [rotate_points(hull, np.pi, (hx - 25, slip_y))], (215, 215, 220)))
     for cx, cy in ((80, 90), (210, 120), (90, 660), (220, 700)):  # ships at sea, rotated
         hull = _ship_hull(rng.uniform(70, 120), rng.uniform(16, 24))
         center = (cx + rng.uniform(-15, 15), cy + rng.uniform(-15, 15))
-        shapes.append(("ship", [_rotate(hull, rng.uniform(-np.pi, np.pi), center)], (230, 228, 225)))
+        shapes.append(("ship", [rotate_points(hull, rng.uniform(-np.pi, np.pi), center)], (230, 228, 225)))
     for col, row in np.ndindex(4, 2):  # planes on the apron
         center = (510 + col * 130 + rng.uniform(-8, 8), 140 + row * 220 + rng.uniform(-8, 8))
         parts = _plane_parts(rng.uniform(90, 110), rng.uniform(85, 105))
         angle = rng.uniform(-0.6, 0.6) + (np.pi / 2 if row else -np.pi / 2)
-        shapes.append(("plane", [_rotate(p, angle, center) for p in parts], (238, 238, 240)))
+        shapes.append(("plane", [rotate_points(p, angle, center) for p in parts], (238, 238, 240)))
     for col, row in np.ndindex(4, 2):  # storage tanks
         disc = (520 + col * 95 + rng.uniform(-6, 6), 620 + row * 90 + rng.uniform(-6, 6), rng.uniform(28, 38))
         shapes.append(("storage-tank", disc, (205, 200, 190)))
