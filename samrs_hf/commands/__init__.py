@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 
-def add_sam_arguments(parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available") -> None:
+def add_sam_arguments(
+    parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available"
+) -> None:
     """``--model --device --dtype --prompt-batch-size``: how a command loads and runs SAM."""
     parser.add_argument(
         "--model", default=default_model, help="SAM checkpoint: Hub id or local folder (default: %(default)s)"
