@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import SamConfig, SamImageProcessorPil, SamModel, SamProcessor
+from transformers import SamConfig, SamModel
+
+from samrs_hf.prompts import default_processor
 
 VIT_BASE_VISION = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, global_attn_indexes=[2, 5, 8, 11])
 """The image-encoder sizes of ``facebook/sam-vit-base`` (for benchmarks with random weights)."""
@@ -42,7 +44,7 @@ def save_sam(path: str | Path, config: SamConfig, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = SamModel(config).eval()
     model.save_pretrained(path)
-    SamProcessor(image_processor=SamImageProcessorPil()).save_pretrained(path)
+    default_processor().save_pretrained(path)
     return path
 
 
