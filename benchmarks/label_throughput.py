@@ -35,9 +35,9 @@ import torch
 from PIL import Image
 from transformers import SamConfig
 
-from samrs_hf.labeler import SamLabeler
-from samrs_hf.sources.base import SourceObject
-from samrs_hf.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
+from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
+from samrs_hf.labeling.labeler import SamLabeler
+from samrs_hf.records import SourceObject
 
 
 class PeakMemory:
@@ -98,14 +98,12 @@ class Ways:
         return getattr(self, name)(image, objects)
 
     def a(self, image, objects) -> Iterator[np.ndarray]:
-        return (m.mask for m in self.labeler.label(image, objects, prompt="hbox"))
+        return (m.mask for m in self.labeler.label_objects(image, objects, prompt="hbox"))
 
     @torch.inference_mode()
     def b(self, image, objects) -> Iterator[np.ndarray]:
         for obj in objects:
-            inputs = self.processor(
-                images=image, input_boxes=[[obj.hbox.tolist()]], return_tensors="pt"
-            )
+            inputs = self.processor(images=image, input_boxes=[[obj.hbox.tolist()]], return_tensors="pt")
             out = self.model(
                 pixel_values=inputs["pixel_values"].to(self.device, self.dtype),
                 input_boxes=inputs["input_boxes"].to(self.device),
@@ -125,9 +123,7 @@ class Ways:
             input_boxes=[[o.hbox.tolist() for o in objects]],
             return_tensors="pt",
         )
-        embeddings = self.model.get_image_embeddings(
-            inputs["pixel_values"].to(self.device, self.dtype)
-        )
+        embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
         for i in range(len(objects)):
             out = self.model(
                 image_embeddings=embeddings,
@@ -144,24 +140,18 @@ class Ways:
     @torch.inference_mode()
     def d(self, image, objects) -> list:
         inputs = self.processor(images=image, return_tensors="pt")
-        self.model.get_image_embeddings(
-            inputs["pixel_values"].to(self.device, self.dtype)
-        )
+        self.model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
         return []
 
 
-def time_way(
-    ways: Ways, way: str, images, objects, measured: int, memory: PeakMemory
-) -> tuple[float, float]:
+def time_way(ways: Ways, way: str, images, objects, measured: int, memory: PeakMemory) -> tuple[float, float]:
     """Mean seconds per image (over ``images``) for the first ``measured`` objects, and peak memory (MiB)."""
     seconds = []
     with memory.measure():
         for image in images:
             sync(ways.device)
             start = time.perf_counter()
-            for _ in ways.run(
-                way, image, objects[:measured]
-            ):  # consume: masks are made lazily
+            for _ in ways.run(way, image, objects[:measured]):  # consume: masks are made lazily
                 pass
             sync(ways.device)
             seconds.append(time.perf_counter() - start)
@@ -182,20 +172,13 @@ def agreement(ways: Ways, way: str, image, objects) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    device = torch.device(
-        args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    dtype = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[
-        args.dtype
-    ]
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     rng = np.random.default_rng(0)
     images = [
-        Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8))
-        for _ in range(args.images)
+        Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)) for _ in range(args.images)
     ]
-    config = (
-        tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
-    )
+    config = tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
     with tempfile.TemporaryDirectory() as tmp:
         ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype)
     labeler_ways = [f"a@{chunk}" for chunk in args.prompt_batch_size]
@@ -204,27 +187,16 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for n in args.boxes:
         objects = random_boxes(rng, n, args.size)
-        order = ["d"] + [
-            w
-            for name in args.ways
-            if name != "d"
-            for w in (labeler_ways if name == "a" else [name])
-        ]
+        order = ["d"] + [w for name in args.ways if name != "d" for w in (labeler_ways if name == "a" else [name])]
         timings: dict[str, list[tuple[float, float]]] = {way: [] for way in order}
-        for _ in range(
-            args.repeats
-        ):  # interleaved, so that a burst of load hits one repeat of all ways
+        for _ in range(args.repeats):  # interleaved, so that a burst of load hits one repeat of all ways
             for way in order:
                 measured = min(n, args.naive_boxes) if way == "b" else n
-                timings[way].append(
-                    time_way(ways, way, images, objects, measured, memory)
-                )
+                timings[way].append(time_way(ways, way, images, objects, measured, memory))
         encoder = min(t for t, _ in timings["d"])
         for way in order if "d" in args.ways else order[1:]:
             measured = min(n, args.naive_boxes) if way == "b" else n
-            seconds = (
-                min(t for t, _ in timings[way]) * n / measured
-            )  # b: one encoding + one decoding per box
+            seconds = min(t for t, _ in timings[way]) * n / measured  # b: one encoding + one decoding per box
             peak = max(p for _, p in timings[way])
             rows.append(
                 {
@@ -242,20 +214,11 @@ def run(args: argparse.Namespace) -> dict:
             )
             print(
                 f"{way:5s} {n:4d} boxes: {seconds:8.2f} s/image  peak {peak:7.0f} MiB"
-                + (
-                    f"  (measured {measured} boxes, extrapolated)"
-                    if measured < n
-                    else ""
-                ),
+                + (f"  (measured {measured} boxes, extrapolated)" if measured < n else ""),
                 flush=True,
             )
     agree = (
-        [
-            agreement(
-                ways, way, images[0], random_boxes(rng, args.agreement_boxes, args.size)
-            )
-            for way in labeler_ways
-        ]
+        [agreement(ways, way, images[0], random_boxes(rng, args.agreement_boxes, args.size)) for way in labeler_ways]
         if {"a", "c"} <= set(args.ways)
         else []
     )
@@ -269,15 +232,11 @@ def run(args: argparse.Namespace) -> dict:
             "cpu_cores": psutil.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "device": str(device),
-            "gpu": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else None,
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         },
         "settings": dict(
             vars(args),
-            model="tiny random SAM"
-            if args.quick
-            else "SAM ViT-B sizes, random weights",
+            model="tiny random SAM" if args.quick else "SAM ViT-B sizes, random weights",
             dtype=str(dtype),
         ),
         "rows": rows,
@@ -308,16 +267,8 @@ def markdown(result: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in result["rows"]:
-        ms = (
-            ""
-            if r["ms_per_prompt_decode_post"] is None
-            else f"{r['ms_per_prompt_decode_post']:.1f}"
-        )
-        note = (
-            f"extrapolated from {r['measured_boxes']} boxes"
-            if r["extrapolated"]
-            else ""
-        )
+        ms = "" if r["ms_per_prompt_decode_post"] is None else f"{r['ms_per_prompt_decode_post']:.1f}"
+        note = f"extrapolated from {r['measured_boxes']} boxes" if r["extrapolated"] else ""
         lines.append(
             f"| {r['way']} | {r['boxes']} | {r['seconds_per_image']:.2f} | {r['images_per_s']:.4f} | {ms} "
             f"| {r['peak_memory_mib']:.0f} | {note} |"
@@ -342,13 +293,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--boxes", type=int, nargs="+", default=[1, 20, 100, 600])
-    parser.add_argument(
-        "--ways", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"]
-    )
+    parser.add_argument("--ways", nargs="+", default=["a", "b", "c", "d"], choices=["a", "b", "c", "d"])
     parser.add_argument(
         "--images",
         type=int,
@@ -362,9 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         help="interleaved repeats; the fastest is kept",
     )
     parser.add_argument("--size", type=int, default=1024, help="image side in pixels")
-    parser.add_argument(
-        "--naive-boxes", type=int, default=2, help="boxes actually run for way b"
-    )
+    parser.add_argument("--naive-boxes", type=int, default=2, help="boxes actually run for way b")
     parser.add_argument(
         "--agreement-boxes",
         type=int,
@@ -378,12 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         default=[64, 1],
         help="labeler chunk sizes to time (way a@CHUNK for each)",
     )
-    parser.add_argument(
-        "--device", default=None, help="default: cuda if available, else cpu"
-    )
-    parser.add_argument(
-        "--dtype", default="float32", choices=["float32", "bf16", "fp16"]
-    )
+    parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"])
     parser.add_argument(
         "--quick",
         action="store_true",

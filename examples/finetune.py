@@ -4,9 +4,9 @@
         --init SEP_CHECKPOINT_OR_ID
 
 Potsdam: OA, per-class F1 and mF1 (clutter ignored); iSAID: per-class IoU and mIoU (15 object classes).
+The same flags work with ``samrs finetune``.
 """
 
-from accelerate import PartialState
 from transformers import HfArgumentParser
 
 from samrs_hf.training.finetune import FinetuneArguments, finetune
@@ -14,11 +14,7 @@ from samrs_hf.training.finetune import FinetuneArguments, finetune
 
 def main() -> None:
     (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses()
-    history = finetune(args)
-    if history and PartialState().is_main_process:
-        for key, value in history[-1].items():
-            if key.startswith("eval/"):
-                print(f"{key:40s} {value:6.2f}")
+    finetune(args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 ``--batch-size`` is the global batch per optimisation step (split over processes and
 ``--gradient-accumulation-steps``); each subset gets ``int(B * L_i / sum L)`` of it (at least 1).
+The same flags work with ``samrs pretrain``.
 """
 
 from transformers import HfArgumentParser

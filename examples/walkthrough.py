@@ -20,7 +20,7 @@ parser.add_argument("--out", default="walkthrough_out", type=Path)
 args = parser.parse_args()
 
 # %% 1. A detection dataset in DOTA format (two synthetic scenes with oriented boxes)
-from samrs_hf.synthetic import make_scene, write_dota_scene
+from samrs_hf.experiments.synthetic import make_scene, write_dota_scene
 
 raw = args.out / "raw"
 for seed in (0, 1):
@@ -28,7 +28,7 @@ for seed in (0, 1):
 print(sorted(p.name for p in (raw / "labelTxt").iterdir()))
 
 # %% 2. Label every box with SAM and write the SOTA subset (Parquet shards + dataset card)
-from samrs_hf.build import BuildOptions, build_subset
+from samrs_hf.dataset import BuildOptions, build_subset
 
 dataset_dir = args.out / "samrs"
 summary = build_subset(BuildOptions("sota", raw, dataset_dir, model=args.model, splits=("all",)))
@@ -46,9 +46,7 @@ print([names[obj["category"]] for obj in row["objects"]][:8])
 # %% 4. Statistics (paper Figs. 5-6), overlays (Fig. 4) and a COCO export
 import numpy as np
 
-from samrs_hf.coco import write_coco
-from samrs_hf.stats import compute_stats, save_stats
-from samrs_hf.viz import OverlayPanel, save_overlay_grid
+from samrs_hf.dataset import OverlayPanel, compute_stats, save_overlay_grid, save_stats, write_coco
 
 figures = args.out / "figures"
 print(save_stats(compute_stats(sota), figures, "sota"))

@@ -4,33 +4,30 @@ SAM ViT-H (``facebook/sam-vit-huge``), the HRSC2016 test images that have pixel 
 the release), every Table-1 prompt row; each image is encoded once. Writes ``ablation.md`` and
 ``ablation.json`` (mIoU_I, mIoU_P, instances, and the paper's figures beside ours).
 
-    python loading_scripts/ablate_hrsc2016.py /data/HRSC2016 --out runs/ablation_hrsc2016
+    python loading_scripts/ablate_hrsc2016.py /data/HRSC2016 runs/ablation_hrsc2016
 
-Equivalent to ``samrs ablate --root /data/HRSC2016 --model facebook/sam-vit-huge --prompts paper
---split test --out ...``. Half precision on a GPU: add ``--dtype bf16``.
+This folder's name comes from ``datasets``' loading scripts (see ``build_sota.py``); this recipe
+runs the paper's ablation through the public API, as ``samrs ablate --prompts paper`` does.
 """
 
-from __future__ import annotations
-
 import argparse
-import sys
 
-from samrs_hf.cli import main
+from samrs_hf.experiments.ablation import PAPER_PROMPTS, ablation_image_ids, run_ablation, write_ablation
+from samrs_hf.labeling import PromptSpec, SamLabeler
+from samrs_hf.sources import HRSC2016
 
-PAPER_MODEL = "facebook/sam-vit-huge"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument(
+    "root", help="HRSC2016 folder (FullDataSet/ or AllImages/ + Annotations/ + Segmentations/, ImageSets/)"
+)
+parser.add_argument("out", help="output folder")
+parser.add_argument("--model", default="facebook/sam-vit-huge", help="SAM checkpoint (default: the paper's)")
+args = parser.parse_args()
 
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", help="HRSC2016 folder (FullDataSet/ or AllImages/ + Annotations/ + Segmentations/, ImageSets/)")
-    parser.add_argument("--out", default="runs/ablation_hrsc2016", help="output folder (default: %(default)s)")
-    parser.add_argument("--model", default=PAPER_MODEL, help="SAM checkpoint (default: the paper's %(default)s)")
-    parser.add_argument("--dtype", default=None, help="fp32 (default, as the paper), bf16 or fp16")
-    return parser.parse_args(argv)
-
-
-if __name__ == "__main__":
-    args = parse_args()
-    command = ["ablate", "--root", args.root, "--model", args.model, "--prompts", "paper", "--split", "test",
-               "--out", args.out]
-    sys.exit(main(command + (["--dtype", args.dtype] if args.dtype else [])))
+source = HRSC2016(args.root)
+image_ids = ablation_image_ids(source, "test")
+results = run_ablation(source, SamLabeler(args.model), [PromptSpec.parse(p) for p in PAPER_PROMPTS], image_ids)
+markdown, _ = write_ablation(
+    args.out, results, {"model": args.model, "dataset": "HRSC2016 test", "images": len(image_ids)}
+)
+print(markdown.read_text(encoding="utf-8"))

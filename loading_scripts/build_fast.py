@@ -1,20 +1,29 @@
 """FAST: FAIR1M-2.0 train+validation -> 600x600 tiles (stride 500), rhbox prompts, ViT-H SAM (SAMRS Sec. 2.5).
 
-Expects ROOT/{train,validation}/{images,labelXml}. Example:
+Expects ROOT/{train,validation}/{images,labelXml}.
 
-    python loading_scripts/build_fast.py --root FAIR1M-2.0 --out samrs --model facebook/sam-vit-huge
+    python loading_scripts/build_fast.py FAIR1M-2.0 samrs            # then load_dataset("samrs", "fast")
+    accelerate launch loading_scripts/build_fast.py FAIR1M-2.0 samrs # the tiles split over several GPUs
 
-The settings (splits, tiling, prompt, classes) are those of `samrs_hf.subsets.SUBSETS["fast"]`;
-`accelerate launch loading_scripts/build_fast.py ...` spreads the tiles over several GPUs.
-Then: `load_dataset("samrs", "fast")` from the folder above `samrs`.
+This folder's name comes from ``datasets``' loading scripts, the Python files that once turned raw
+files into a dataset inside ``load_dataset``. ``datasets`` 5 no longer runs them, so a SAMRS subset
+is a folder of Parquet shards and a card instead, and this recipe is what writes that folder: the
+paper's settings for the subset (``samrs_hf.dataset.SUBSETS["fast"]``: splits, tiling, prompt,
+classes) with SAM ViT-H. ``samrs build fast --root ... --out ...`` does the same with more options.
 """
 
 import argparse
-import sys
 
-from samrs_hf.commands.build import add_build_arguments, run_build
+from accelerate import PartialState
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_build_arguments(parser)
-    sys.exit(run_build("fast", parser.parse_args()))
+from samrs_hf.dataset import BuildOptions, build_subset
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("root", help="raw dataset folder")
+parser.add_argument("out", help="SAMRS dataset folder to write (or resume)")
+parser.add_argument("--model", default="facebook/sam-vit-huge", help="SAM checkpoint (default: the paper's)")
+args = parser.parse_args()
+
+summary = build_subset(BuildOptions("fast", args.root, args.out, model=args.model))
+if PartialState().is_main_process:
+    print(summary.format())

@@ -1,4 +1,4 @@
-"""Boxes and polygons in pixel coordinates.
+"""Boxes, polygons and sliding windows in pixel coordinates.
 
 Conventions used across the library:
 
@@ -18,19 +18,21 @@ from PIL import Image, ImageDraw
 
 __all__ = [
     "as_polygon",
-    "polygon_to_hbox",
-    "polygon_to_rbox",
-    "rotate_points",
-    "rbox_to_polygon",
-    "rbox_to_rhbox",
-    "hbox_center",
-    "hbox_area",
-    "hbox_xyxy_to_xywh",
     "clip_hbox",
     "clip_polygon",
+    "hbox_area",
+    "hbox_center",
+    "hbox_xyxy_to_xywh",
     "polygon_area",
-    "rasterize_polygon",
+    "polygon_to_hbox",
+    "polygon_to_rbox",
     "rasterize_hbox",
+    "rasterize_polygon",
+    "rbox_to_polygon",
+    "rbox_to_rhbox",
+    "rotate_points",
+    "sliding_windows",
+    "window_starts",
 ]
 
 
@@ -51,7 +53,9 @@ def polygon_to_hbox(polygon) -> np.ndarray:
 def rotate_points(points, angle_rad: float, center=(0.0, 0.0)) -> np.ndarray:
     """Rotate ``(N, 2)`` points about the origin by ``angle_rad`` (+x towards +y), then move them to ``center``."""
     cos, sin = np.cos(angle_rad), np.sin(angle_rad)
-    return np.asarray(points, dtype=np.float64) @ np.array([[cos, sin], [-sin, cos]]) + np.asarray(center, dtype=np.float64)
+    return np.asarray(points, dtype=np.float64) @ np.array([[cos, sin], [-sin, cos]]) + np.asarray(
+        center, dtype=np.float64
+    )
 
 
 def rbox_to_polygon(rbox) -> np.ndarray:
@@ -143,9 +147,7 @@ def hbox_xyxy_to_xywh(hbox) -> np.ndarray:
 def clip_hbox(hbox, width: int, height: int) -> np.ndarray:
     """Clip a horizontal box to the image ``[0, width] x [0, height]``."""
     x0, y0, x1, y1 = np.asarray(hbox, dtype=np.float64)
-    return np.array(
-        [np.clip(x0, 0, width), np.clip(y0, 0, height), np.clip(x1, 0, width), np.clip(y1, 0, height)]
-    )
+    return np.array([np.clip(x0, 0, width), np.clip(y0, 0, height), np.clip(x1, 0, width), np.clip(y1, 0, height)])
 
 
 def clip_polygon(polygon, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -202,3 +204,19 @@ def rasterize_hbox(hbox, height: int, width: int) -> np.ndarray:
     mask = np.zeros((height, width), dtype=bool)
     mask[max(y0, 0) : max(min(y1 + 1, height), 0), max(x0, 0) : max(min(x1 + 1, width), 0)] = True
     return mask
+
+
+def window_starts(length: int, size: int, stride: int) -> list[int]:
+    """Origins of windows of ``size`` every ``stride`` along ``length``, the last one flush with the end."""
+    if length <= size:
+        return [0]
+    starts = list(range(0, length - size, stride))
+    return starts + [length - size]
+
+
+def sliding_windows(width: int, height: int, size: int, stride: int) -> list[tuple[int, int, int, int]]:
+    """Windows ``(x0, y0, x1, y1)`` of ``size`` every ``stride`` covering a ``width`` x ``height`` image,
+    row by row; the last ones sit flush with the far edges, and a side shorter than ``size`` gives one
+    window of that side's length (no padding)."""
+    xs, ys = window_starts(width, size, stride), window_starts(height, size, stride)
+    return [(x, y, min(x + size, width), min(y + size, height)) for y in ys for x in xs]

@@ -32,6 +32,6 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_sam_dir(tmp_path_factory) -> Path:
     """A tiny random SamModel + SamProcessor saved to a temp folder (no network)."""
-    from samrs_hf.tiny_sam import save_tiny_sam
+    from samrs_hf.experiments.tiny_sam import save_tiny_sam
 
     return save_tiny_sam(tmp_path_factory.mktemp("tiny-sam"))

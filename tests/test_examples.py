@@ -12,7 +12,10 @@ def test_walkthrough_runs(tmp_path, tiny_sam_dir):
     out = tmp_path / "walk"
     subprocess.run(
         [sys.executable, str(EXAMPLES / "walkthrough.py"), "--model", str(tiny_sam_dir), "--out", str(out)],
-        check=True, capture_output=True, text=True, timeout=300,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     coco = json.loads((out / "sota_train_coco.json").read_text())
     assert {Path(image["file_name"]).name for image in coco["images"]} == {"P0000__1024__0___0", "P0001__1024__0___0"}

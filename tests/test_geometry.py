@@ -7,8 +7,10 @@ from samrs_hf import geometry as g
 def test_rbox_polygon_round_trip():
     rbox = np.array([50.0, 40.0, 30.0, 10.0, 0.3])
     back = g.polygon_to_rbox(g.rbox_to_polygon(rbox))
-    assert np.allclose(g.rbox_to_polygon(back)[np.argsort(g.rbox_to_polygon(back)[:, 0])],
-                       g.rbox_to_polygon(rbox)[np.argsort(g.rbox_to_polygon(rbox)[:, 0])])
+    assert np.allclose(
+        g.rbox_to_polygon(back)[np.argsort(g.rbox_to_polygon(back)[:, 0])],
+        g.rbox_to_polygon(rbox)[np.argsort(g.rbox_to_polygon(rbox)[:, 0])],
+    )
     assert back[2] * back[3] == pytest.approx(300.0)
 
 

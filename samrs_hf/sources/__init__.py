@@ -1,6 +1,6 @@
 """Readers for the raw detection datasets SAMRS is built from, behind one interface.
 
-Each reader is a :class:`DetectionSource` yielding :class:`SourceImage` records whose objects
+Each reader is a :class:`DetectionSource` yielding :class:`~samrs_hf.records.SourceImage` records whose objects
 carry the source's own class names (``reader.classes`` in the source's order)::
 
     from samrs_hf.sources import get_source
@@ -13,7 +13,7 @@ carry the source's own class names (``reader.classes`` in the source's order)::
 
 from __future__ import annotations
 
-from .base import AnnotationError, DetectionSource, ParsedAnnotation, SkipReport, SourceImage, SourceObject
+from .base import AnnotationError, DetectionSource, ParsedAnnotation, SkipReport
 from .dior import DIOR, read_dior_xml
 from .dota import DOTA, read_dota_labels, write_dota_labels
 from .fair1m import FAIR1M, read_fair1m_xml
@@ -32,21 +32,19 @@ def get_source(name: str) -> type[DetectionSource]:
 
 
 __all__ = [
+    "DIOR",
+    "DOTA",
+    "FAIR1M",
+    "HRSC2016",
+    "SOURCES",
     "AnnotationError",
     "DetectionSource",
     "ParsedAnnotation",
     "SkipReport",
-    "SourceImage",
-    "SourceObject",
-    "DOTA",
-    "DIOR",
-    "FAIR1M",
-    "HRSC2016",
-    "SOURCES",
     "get_source",
-    "read_dota_labels",
-    "write_dota_labels",
     "read_dior_xml",
+    "read_dota_labels",
     "read_fair1m_xml",
     "read_hrsc_xml",
+    "write_dota_labels",
 ]

@@ -1,4 +1,4 @@
-"""The records every source reader yields, and the reader interface they share."""
+"""The interface every source reader shares, its errors and skip report, and parsing helpers."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ import math
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
-from PIL import Image
 
-from ..geometry import hbox_area, polygon_to_hbox, polygon_to_rbox
+from samrs_hf.geometry import hbox_area, polygon_to_hbox, polygon_to_rbox
+from samrs_hf.records import SourceImage, SourceObject, read_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-# Remote-sensing scenes are legitimately huge (DOTA: up to 20000x20000), beyond PIL's
-# decompression-bomb guard, which would refuse to open them.
-Image.MAX_IMAGE_PIXELS = None
 
 
 class AnnotationError(ValueError):
@@ -41,49 +37,6 @@ ErrorHandler = Callable[[AnnotationError], None]
 def raise_error(error: AnnotationError) -> None:
     """The default error handler of the annotation parsers: fail on the first bad record."""
     raise error
-
-
-@dataclass
-class SourceObject:
-    """One annotated object of a detection dataset, in its image's pixel frame.
-
-    ``hbox`` is always set (``[x0, y0, x1, y1]``). Sources with oriented boxes also set
-    ``polygon`` (the annotated 4 corners, or polygon) and ``rbox`` (``[cx, cy, w, h, angle_rad]``).
-    """
-
-    category: str
-    hbox: np.ndarray
-    polygon: np.ndarray | None = None
-    rbox: np.ndarray | None = None
-    difficult: bool = False
-    attributes: dict = field(default_factory=dict)  # source-specific extras (e.g. HRSC seg_color)
-
-
-@dataclass
-class SourceImage:
-    """One image (or scene) of a detection dataset with its objects."""
-
-    image_id: str
-    image_path: Path
-    width: int
-    height: int
-    objects: list[SourceObject]
-    source: str = ""
-    split: str = ""
-
-    def read(self) -> Image.Image:
-        """The image as RGB; unreadable files and sizes other than the annotation's raise, naming the file."""
-        try:
-            with Image.open(self.image_path) as image:
-                rgb = image.convert("RGB")
-        except OSError as error:
-            raise OSError(f"{self.image_path}: cannot read image: {error}") from None
-        if rgb.size != (self.width, self.height):
-            raise ValueError(
-                f"{self.image_path}: image is {rgb.width}x{rgb.height} "
-                f"but its annotation says {self.width}x{self.height}"
-            )
-        return rgb
 
 
 @dataclass
@@ -236,8 +189,7 @@ def index_images(*folders: Path) -> dict[str, Path]:
 def image_size(path: Path, annotation: Path) -> tuple[int, int]:
     """``(width, height)`` read from the image header only (no decoding)."""
     try:
-        with Image.open(path) as image:
-            return image.size
+        return read_size(path)
     except (OSError, ValueError) as error:
         raise AnnotationError(annotation, f"cannot read image {path}: {error}", reason="unreadable_image") from None
 

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import DIOR_CLASSES
-from .base import (
+from samrs_hf.classes import DIOR_CLASSES
+from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    SourceImage,
-    SourceObject,
     index_images,
     object_from_polygon,
     parse_xml,

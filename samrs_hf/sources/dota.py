@@ -16,20 +16,19 @@ Self-intersecting quads are kept: their ``rbox`` is the minimum-area rectangle a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from ..classes import DOTA_V2_CLASSES
-from ..geometry import rbox_to_polygon
-from .base import (
+from samrs_hf.classes import DOTA_V2_CLASSES
+from samrs_hf.geometry import rbox_to_polygon
+from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    SourceImage,
-    SourceObject,
     finite_float,
     index_images,
     object_from_polygon,

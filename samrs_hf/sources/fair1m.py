@@ -19,15 +19,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..classes import FAIR1M_CLASSES
-from ..geometry import as_polygon
-from .base import (
+from samrs_hf.classes import FAIR1M_CLASSES
+from samrs_hf.geometry import as_polygon
+from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    SourceImage,
-    SourceObject,
     finite_float,
     index_images,
     object_from_polygon,

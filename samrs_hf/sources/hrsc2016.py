@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..geometry import rbox_to_polygon
-from .base import (
+from samrs_hf.geometry import rbox_to_polygon
+from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    SourceImage,
-    SourceObject,
     index_images,
     parse_xml,
     raise_error,

@@ -21,8 +21,13 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 Pair = tuple[np.ndarray, np.ndarray]
 
 
-def random_scale(image: np.ndarray, label: np.ndarray, rng: np.random.Generator,
-                 scale: tuple[float, float] = (0.5, 2.0), p: float = 0.5) -> Pair:
+def random_scale(
+    image: np.ndarray,
+    label: np.ndarray,
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.5, 2.0),
+    p: float = 0.5,
+) -> Pair:
     """With probability ``p``, resize by a factor in ``scale`` (bilinear image, nearest label)."""
     if rng.random() >= p:
         return image, label

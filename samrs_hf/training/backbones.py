@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from torch import nn
-
 from transformers import AutoConfig, ConvNextConfig, PreTrainedConfig, ResNetConfig, SwinConfig
-from transformers.models.auto.modeling_auto import MODEL_FOR_BACKBONE_MAPPING
 
 STAGES = ["stage1", "stage2", "stage3", "stage4"]
 
@@ -39,19 +37,21 @@ def backbone_config(name: str) -> PreTrainedConfig:
     Short names build the config locally; anything else is read with ``AutoConfig.from_pretrained``.
     """
     if name in BACKBONES:
-        config = BACKBONES[name][1]()
-    else:
-        config = AutoConfig.from_pretrained(name, out_features=STAGES)
-    return config
+        return BACKBONES[name][1]()
+    return AutoConfig.from_pretrained(name, out_features=STAGES)
 
 
 def load_backbone_weights(backbone: nn.Module, name: str) -> None:
-    """Copy the weights of ``name``'s backbone (Hub id or folder) into ``backbone``, strictly.
+    """Copy the weights of ``name``'s backbone (Hub id or folder) into ``backbone``; every weight must match.
 
-    Uses the config's backbone class directly: ``AutoBackbone.from_pretrained`` asks the Hub whether
-    the repo exists even for a local folder (transformers 5), which fails offline.
+    Loads through the backbone's own class: ``AutoBackbone.from_pretrained`` asks the Hub whether
+    the repo exists even for a local folder (transformers 5.24), which fails offline.
     """
     source = hub_id(name)
-    config = AutoConfig.from_pretrained(source, out_features=STAGES)
-    pretrained = MODEL_FOR_BACKBONE_MAPPING[type(config)].from_pretrained(source, config=config, use_safetensors=True)
+    pretrained, info = type(backbone).from_pretrained(
+        source, config=backbone.config, use_safetensors=True, output_loading_info=True
+    )
+    mismatched = {key: info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[key]}
+    if mismatched:
+        raise ValueError(f"backbone weights of {source!r} do not fit the {name!r} architecture: {mismatched}")
     backbone.load_state_dict(pretrained.state_dict(), strict=True)

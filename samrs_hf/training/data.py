@@ -1,7 +1,8 @@
-"""Segmentation samples for training: SAMRS configs from ``datasets`` and per-step batches.
+"""Segmentation samples for training: SAMRS configs from ``datasets``, fine-tuning tiles, per-step batches.
 
 A *source* is anything with ``len()`` and ``source[i] -> (image (H, W, 3) uint8, label (H, W) uint8)``;
-SAMRS configs (``HubSegSource``) and fine-tuning tiles (``samrs_hf.segdata``) are both sources.
+SAMRS configs (:class:`HubSegSource`) and tiles of fine-tuning scenes (:class:`SceneTiles`, from
+:mod:`samrs_hf.sources.segmentation`) are both sources.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import numpy as np
 import torch
 from datasets import Dataset, load_dataset
 
-from samrs_hf.classes import SAMRS_RELEASE_CLASSES
+from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.geometry import sliding_windows
+from samrs_hf.records import open_rgb, read_size
+from samrs_hf.sources.segmentation import LabeledScene, SegDatasetSpec, decode_label
 from samrs_hf.training.augment import center_crop, sep_train_transform, to_tensors
 from samrs_hf.training.sampling import global_batch, shard
 
@@ -48,10 +52,10 @@ def load_samrs(dataset: str, configs: Sequence[str], split: str) -> dict[str, Hu
 
 def samrs_classes(configs: Sequence[str]) -> dict[str, list[str]]:
     """Head definitions for SAMRS configs: config -> class names in release (label-index) order."""
-    unknown = [c for c in configs if c not in SAMRS_RELEASE_CLASSES]
+    unknown = [c for c in configs if c not in SUBSETS]
     if unknown:
-        raise ValueError(f"unknown SAMRS config(s) {unknown}; choose from {', '.join(SAMRS_RELEASE_CLASSES)}")
-    return {config: list(SAMRS_RELEASE_CLASSES[config]) for config in configs}
+        raise ValueError(f"unknown SAMRS config(s) {unknown}; choose from {', '.join(SUBSETS)}")
+    return {config: list(SUBSETS[config].classes) for config in configs}
 
 
 def stack(samples: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,8 +72,16 @@ class StepBatches(torch.utils.data.Dataset):
     so batches are reproducible, independent of the process count, and safe in DataLoader workers.
     """
 
-    def __init__(self, sources: dict[str, SegSource], batch_sizes: dict[str, int], crop_size: int, seed: int,
-                 process_index: int = 0, num_processes: int = 1, accumulation_steps: int = 1) -> None:
+    def __init__(
+        self,
+        sources: dict[str, SegSource],
+        batch_sizes: dict[str, int],
+        crop_size: int,
+        seed: int,
+        process_index: int = 0,
+        num_processes: int = 1,
+        accumulation_steps: int = 1,
+    ) -> None:
         self.sources, self.batch_sizes, self.crop_size, self.seed = sources, batch_sizes, crop_size, seed
         self.sizes = {name: len(source) for name, source in sources.items()}
         self.process_index, self.num_processes = process_index, num_processes
@@ -89,10 +101,70 @@ class StepBatches(torch.utils.data.Dataset):
         return {name: stack(pairs, self.crop_size) for name, pairs in samples.items()}
 
 
-def eval_batches(source: SegSource, crop_size: int, batch_size: int, process_index: int = 0,
-                 num_processes: int = 1, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def eval_batches(
+    source: SegSource,
+    crop_size: int,
+    batch_size: int,
+    process_index: int = 0,
+    num_processes: int = 1,
+    limit: int | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Centre crops of this process's share (every ``num_processes``-th) of the first ``limit`` samples."""
     indices = range(min(len(source), limit or len(source)))[process_index::num_processes]
     for start in range(0, len(indices), batch_size):
         pairs = [to_tensors(*center_crop(*source[i], crop_size)) for i in indices[start : start + batch_size]]
         yield stack(pairs, crop_size)
+
+
+class SceneTiles:
+    """Tiles of ``tile_size`` every ``stride`` over each scene (last ones flush with the edge), as a source."""
+
+    def __init__(
+        self, scenes: Sequence[LabeledScene], spec: SegDatasetSpec, tile_size: int, stride: int | None = None
+    ) -> None:
+        self.scenes, self.spec = list(scenes), spec
+        self.tiles = []
+        for number, scene in enumerate(self.scenes):
+            width, height = read_size(scene.image)
+            windows = sliding_windows(width, height, tile_size, stride or tile_size)
+            self.tiles.extend((number, window) for window in windows)
+        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def _scene(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is None or self._cache[0] != number:
+            scene = self.scenes[number]
+            pixels = np.asarray(open_rgb(scene.image))
+            label = decode_label(scene.label, self.spec)
+            if label.shape != pixels.shape[:2]:
+                raise ValueError(f"{scene.label}: label size {label.shape} differs from image {pixels.shape[:2]}")
+            self._cache = (number, pixels, label)
+        return self._cache[1], self._cache[2]
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        number, (x0, y0, x1, y1) = self.tiles[index]
+        image, label = self._scene(number)
+        return image[y0:y1, x0:x1], label[y0:y1, x0:x1]
+
+
+def fraction_indices(count: int, fraction: float, seed: int) -> np.ndarray:
+    """A seeded random ``fraction`` of ``range(count)`` (at least one), sorted."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
+    keep = max(1, round(count * fraction))
+    return np.sort(np.random.default_rng(seed).choice(count, size=keep, replace=False))
+
+
+class FractionSource:
+    """The samples ``indices`` of another source."""
+
+    def __init__(self, source, indices: np.ndarray) -> None:
+        self.source, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.source[int(self.indices[index])]

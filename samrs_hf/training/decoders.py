@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.models.upernet.modeling_upernet import UperNetConvModule, UperNetHead
+from transformers import UperNetConfig
+from transformers.models.upernet.modeling_upernet import UperNetHead
 
 
 class UperNetDecoder(UperNetHead):
@@ -23,9 +22,18 @@ class UperNetDecoder(UperNetHead):
     output_stride = 4
 
     def __init__(self, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> None:
-        config = SimpleNamespace(pool_scales=tuple(pool_scales), hidden_size=channels, num_labels=1)
+        config = UperNetConfig(pool_scales=list(pool_scales), hidden_size=channels, use_auxiliary_head=False)
         super().__init__(config, in_channels)
         self.classifier = nn.Identity()
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 convolution (no bias), batch norm, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class UNetBlock(nn.Module):
@@ -34,8 +42,7 @@ class UNetBlock(nn.Module):
     def __init__(self, in_channels: int, skip_channels: int, channels: int) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            UperNetConvModule(in_channels + skip_channels, channels, kernel_size=3, padding=1),
-            UperNetConvModule(channels, channels, kernel_size=3, padding=1),
+            conv_bn_relu(in_channels + skip_channels, channels), conv_bn_relu(channels, channels)
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:

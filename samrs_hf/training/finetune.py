@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
-from samrs_hf.segdata import DATASETS, FractionSource, SceneTiles, SegDatasetSpec, find_scenes, fraction_indices
+from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
+from samrs_hf.training.data import FractionSource, SceneTiles, fraction_indices
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
 
@@ -60,5 +61,13 @@ def finetune(args: FinetuneArguments) -> list[dict]:
     evaluation = SceneTiles(find_scenes(args.root, args.eval_split, spec), spec, args.crop_size)
     accelerator.print(f"{spec.name}: {len(train)} of {len(tiles)} training tiles, {len(evaluation)} evaluation tiles")
     model = load_for_finetuning(args.init, spec)
-    return fit(accelerator, args, model, {spec.name: train}, {spec.name: args.batch_size}, {spec.name: evaluation},
-               scorer(spec), spec.name)
+    return fit(
+        accelerator,
+        args,
+        model,
+        {spec.name: train},
+        {spec.name: args.batch_size},
+        {spec.name: evaluation},
+        scorer(spec),
+        spec.name,
+    )

@@ -33,9 +33,13 @@ class LoopArguments:
     """Options shared by pre-training and fine-tuning (``HfArgumentParser`` turns them into flags)."""
 
     output_dir: str = field(default="sep-output", metadata={"help": "final model, card and checkpoints/"})
-    batch_size: int = field(default=96, metadata={
-        "help": "global batch per optimisation step, split over processes x accumulation steps "
-                "(UperNet's pyramid pooling needs at least 2 samples per micro-batch)"})
+    batch_size: int = field(
+        default=96,
+        metadata={
+            "help": "global batch per optimisation step, split over processes x accumulation steps "
+            "(UperNet's pyramid pooling needs at least 2 samples per micro-batch)"
+        },
+    )
     max_steps: int = field(default=80_000, metadata={"help": "optimisation steps"})
     crop_size: int = field(default=224, metadata={"help": "random (train) / centre (eval) crop size"})
     learning_rate: float | None = field(default=None, metadata={"help": "default: 1e-3 x batch_size / 96"})
@@ -91,8 +95,9 @@ def latest_checkpoint(output_dir: str | Path) -> Path:
     return folders[-1]
 
 
-def evaluate(accelerator: Accelerator, model: torch.nn.Module, sources: dict[str, SegSource],
-             args: LoopArguments) -> dict[str, ConfusionMatrix]:
+def evaluate(
+    accelerator: Accelerator, model: torch.nn.Module, sources: dict[str, SegSource], args: LoopArguments
+) -> dict[str, ConfusionMatrix]:
     """Confusion matrix per dataset on centre crops, summed over processes."""
     net = accelerator.unwrap_model(model)
     net.eval()
@@ -100,8 +105,14 @@ def evaluate(accelerator: Accelerator, model: torch.nn.Module, sources: dict[str
     with torch.no_grad(), accelerator.autocast():
         for name, source in sources.items():
             cm = ConfusionMatrix(len(net.config.heads[name]), net.config.ignore_index, device=accelerator.device)
-            for images, labels in eval_batches(source, args.crop_size, args.eval_batch_size,
-                                               accelerator.process_index, accelerator.num_processes, args.eval_limit):
+            for images, labels in eval_batches(
+                source,
+                args.crop_size,
+                args.eval_batch_size,
+                accelerator.process_index,
+                accelerator.num_processes,
+                args.eval_limit,
+            ):
                 logits = net(images.to(accelerator.device), head=name).logits
                 cm.update(logits.argmax(1), labels.to(accelerator.device))
             matrices[name] = cm.reduce(accelerator)
@@ -135,19 +146,42 @@ def prepare(
     return model, optimizer, scheduler, progress
 
 
-def step_loader(accelerator: Accelerator, args: LoopArguments, train: dict[str, SegSource],
-                batch_sizes: dict[str, int], first_step: int) -> DataLoader:
+def step_loader(
+    accelerator: Accelerator,
+    args: LoopArguments,
+    train: dict[str, SegSource],
+    batch_sizes: dict[str, int],
+    first_step: int,
+) -> DataLoader:
     """This process's micro-batches from ``first_step`` to the end (workers build and augment them)."""
     accumulation = args.gradient_accumulation_steps
-    batches = StepBatches(train, batch_sizes, args.crop_size, args.seed, accelerator.process_index,
-                          accelerator.num_processes, accumulation)
-    return DataLoader(batches, batch_size=None, num_workers=args.num_workers,
-                      sampler=range(first_step * accumulation, args.max_steps * accumulation))
+    batches = StepBatches(
+        train,
+        batch_sizes,
+        args.crop_size,
+        args.seed,
+        accelerator.process_index,
+        accelerator.num_processes,
+        accumulation,
+    )
+    return DataLoader(
+        batches,
+        batch_size=None,
+        num_workers=args.num_workers,
+        sampler=range(first_step * accumulation, args.max_steps * accumulation),
+    )
 
 
-def fit(accelerator: Accelerator, args: LoopArguments, model: SepModel, train: dict[str, SegSource],
-        batch_sizes: dict[str, int], evaluation: dict[str, SegSource],
-        score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]], dataset_name: str) -> list[dict]:
+def fit(
+    accelerator: Accelerator,
+    args: LoopArguments,
+    model: SepModel,
+    train: dict[str, SegSource],
+    batch_sizes: dict[str, int],
+    evaluation: dict[str, SegSource],
+    score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]],
+    dataset_name: str,
+) -> list[dict]:
     """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step."""
     model, optimizer, scheduler, progress = prepare(accelerator, args, model)
     accelerator.init_trackers(Path(args.output_dir).name, config={k: str(v) for k, v in asdict(args).items()})
@@ -193,18 +227,34 @@ def log_row(accelerator: Accelerator, step: int, head_losses: torch.Tensor, name
     return row
 
 
-def save_final(accelerator: Accelerator, args: LoopArguments, model: torch.nn.Module, dataset_name: str,
-               batch_sizes: dict[str, int], scores: dict[str, float]) -> None:
+def save_final(
+    accelerator: Accelerator,
+    args: LoopArguments,
+    model: torch.nn.Module,
+    dataset_name: str,
+    batch_sizes: dict[str, int],
+    scores: dict[str, float],
+) -> None:
     """``save_pretrained`` + model card in ``output_dir``; upload it when ``push_to_hub`` (main process only)."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
     net = accelerator.unwrap_model(model)
     net.save_pretrained(args.output_dir)
-    recipe = {"steps": args.max_steps, "batch size": args.batch_size, "per-dataset batch": batch_sizes,
-              "crop": args.crop_size, "optimizer": f"AdamW lr {args.lr():g}, weight decay {args.weight_decay}",
-              "schedule": f"cosine to {args.min_learning_rate:g}", "processes": accelerator.num_processes,
-              "gradient accumulation": args.gradient_accumulation_steps, "mixed precision": accelerator.mixed_precision}
+    recipe = {
+        "steps": args.max_steps,
+        "batch size": args.batch_size,
+        "per-dataset batch": batch_sizes,
+        "crop": args.crop_size,
+        "optimizer": f"AdamW lr {args.lr():g}, weight decay {args.weight_decay}",
+        "schedule": f"cosine to {args.min_learning_rate:g}",
+        "processes": accelerator.num_processes,
+        "gradient accumulation": args.gradient_accumulation_steps,
+        "mixed precision": accelerator.mixed_precision,
+    }
     model_card(net, dataset_name, recipe, scores).save(Path(args.output_dir) / "README.md")
+    for name, value in scores.items():
+        print(f"{name:40s} {value:6.2f}")
+    print(f"saved the model and its card to {args.output_dir}")
     if args.push_to_hub:
-        push_folder(args.output_dir, args.push_to_hub)
+        print(f"pushed it to {push_folder(args.output_dir, args.push_to_hub)}")

@@ -9,6 +9,7 @@ Logits come back at the input size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,7 @@ class SepConfig(PreTrainedConfig):
     """
 
     model_type = "samrs_sep"
-    sub_configs_defaults = {
+    sub_configs_defaults: ClassVar[dict[str, SubConfigSpec]] = {
         "backbone_config": SubConfigSpec(
             config_class=AutoConfig, model_type="resnet", init_kwargs={"out_features": STAGES}
         )
@@ -131,10 +132,12 @@ class SepModel(PreTrainedModel):
         if labels is None:
             raise ValueError("head_sizes needs labels: it computes the per-head losses")
         counts = list(head_sizes.values())
-        losses = torch.stack([
-            segmentation_loss(self.head_logits(part, name, size), target, self.config.ignore_index)
-            for name, part, target in zip(head_sizes, features.split(counts), labels.split(counts))
-        ])
+        losses = torch.stack(
+            [
+                segmentation_loss(self.head_logits(part, name, size), target, self.config.ignore_index)
+                for name, part, target in zip(head_sizes, features.split(counts), labels.split(counts))
+            ]
+        )
         return SepOutput(loss=losses.sum(), head_losses=losses)
 
     def _only_head(self) -> str:
@@ -143,11 +146,17 @@ class SepModel(PreTrainedModel):
         return next(iter(self.heads))
 
 
-def build_sep_model(backbone: str, decoder: str, heads: dict[str, list[str]], pretrained_backbone: bool = True,
-                    decoder_channels: int = 512) -> SepModel:
+def build_sep_model(
+    backbone: str,
+    decoder: str,
+    heads: dict[str, list[str]],
+    pretrained_backbone: bool = True,
+    decoder_channels: int = 512,
+) -> SepModel:
     """A fresh SEP model; with ``pretrained_backbone`` the backbone weights come from ``backbone``'s Hub id/folder."""
-    config = SepConfig(backbone_config=backbone_config(backbone), decoder=decoder,
-                       decoder_channels=decoder_channels, heads=heads)
+    config = SepConfig(
+        backbone_config=backbone_config(backbone), decoder=decoder, decoder_channels=decoder_channels, heads=heads
+    )
     model = SepModel(config)
     if pretrained_backbone:
         load_backbone_weights(model.backbone, backbone)

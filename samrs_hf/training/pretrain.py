@@ -55,6 +55,7 @@ def pretrain(args: SepArguments) -> list[dict]:
     train = load_samrs(args.dataset, args.configs, args.train_split)
     batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
     accelerator.print(f"per-subset batch sizes: {batch_sizes}")
-    model = build_sep_model(args.backbone, args.decoder, samrs_classes(args.configs), args.pretrained_backbone,
-                            args.decoder_channels)
+    model = build_sep_model(
+        args.backbone, args.decoder, samrs_classes(args.configs), args.pretrained_backbone, args.decoder_channels
+    )
     return fit(accelerator, args, model, train, batch_sizes, load_eval_subsets(args), miou_scores, args.dataset)

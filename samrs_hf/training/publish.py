@@ -19,8 +19,12 @@ def model_card(model: SepModel, dataset: str, recipe: dict, scores: dict[str, fl
     """A card naming the architecture, heads, training recipe and evaluation scores."""
     config = model.config
     hub_dataset = None if Path(dataset).exists() else [dataset]  # a local folder is no Hub id
-    data = ModelCardData(library_name="transformers", pipeline_tag="image-segmentation", datasets=hub_dataset,
-                         tags=["remote-sensing", "semantic-segmentation", "samrs", config.decoder])
+    data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="image-segmentation",
+        datasets=hub_dataset,
+        tags=["remote-sensing", "semantic-segmentation", "samrs", config.decoder],
+    )
     heads = "\n".join(f"- `{name}`: {len(names)} classes ({', '.join(names)})" for name, names in config.heads.items())
     settings = "\n".join(f"- {key}: `{value}`" for key, value in recipe.items())
     body = f"""
@@ -58,6 +62,7 @@ logits = model(pixel_values, head="{next(iter(config.heads))}").logits  # ImageN
 def push_folder(folder: str | Path, repo_id: str, commit_message: str = "Upload SAMRS segmentation model") -> str:
     """Create ``repo_id`` (if needed) and upload ``folder`` without its ``checkpoints/``; returns the commit URL."""
     huggingface_hub.create_repo(repo_id, exist_ok=True)
-    info = huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message,
-                                         ignore_patterns=["checkpoints/*"])
+    info = huggingface_hub.upload_folder(
+        repo_id=repo_id, folder_path=str(folder), commit_message=commit_message, ignore_patterns=["checkpoints/*"]
+    )
     return str(info)

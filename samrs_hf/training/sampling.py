@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-PAPER_SUBSET_SIZES: dict[str, int] = {"sota": 17_480, "sior": 11_725, "fast": 64_147}
-"""Images per subset used for SEP in the paper (SIOR: DIOR trainval only)."""
 
-
-def proportional_batch_sizes(batch_size: int, sizes: dict[str, int] = PAPER_SUBSET_SIZES) -> dict[str, int]:
-    """Per-subset mini-batch ``B_i = int(B * L_i / sum L)``, at least 1 each (the official recipe)."""
+def proportional_batch_sizes(batch_size: int, sizes: dict[str, int]) -> dict[str, int]:
+    """Per-subset mini-batch ``B_i = int(B * L_i / sum L)`` for subset sizes ``L_i``, at least 1 each
+    (the official recipe, ``main_pretrain.py``)."""
     if batch_size < 1 or not sizes or min(sizes.values()) < 1:
         raise ValueError(f"need a positive batch size and non-empty subsets, got B={batch_size}, sizes={sizes}")
     total = sum(sizes.values())
@@ -32,7 +30,9 @@ def sequence_indices(size: int, seed: int, start: int, count: int) -> np.ndarray
     return out
 
 
-def global_batch(step: int, sizes: dict[str, int], batch_sizes: dict[str, int], seed: int) -> list[tuple[str, int, int]]:
+def global_batch(
+    step: int, sizes: dict[str, int], batch_sizes: dict[str, int], seed: int
+) -> list[tuple[str, int, int]]:
     """The samples of optimisation step ``step``: ``(subset, dataset index, position in the batch)``."""
     items = []
     for subset_no, (name, b) in enumerate(batch_sizes.items()):

@@ -1,0 +1,26 @@
+"""Dataset stage: SAMRS subsets as Hugging Face datasets (Parquet shards + card), and what reads them.
+
+subsets.py   the paper's recipe per subset: source, splits, tiling, prompt, classes, card text
+schema.py    the ``datasets`` features and the assembly of one row per labelled tile
+shards.py    Parquet shards committed atomically, and what a resumed build needs from them
+card.py      the dataset card: YAML ``configs:`` / ``dataset_info`` and the prose
+build.py     :func:`build_subset`: reader -> tiles -> SAM -> rows -> shards -> card
+hub.py       :func:`push_dataset` to the Hub
+coco.py      COCO instances export;  stats.py  the paper's Figs. 5-6;  viz.py  overlays (Fig. 4)
+"""
+
+from samrs_hf._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "subsets": ["SUBSETS", "SubsetRecipe", "get_subset"],
+        "schema": ["samrs_features"],
+        "card": ["write_card"],
+        "build": ["BuildOptions", "BuildSummary", "build_subset"],
+        "hub": ["push_dataset"],
+        "coco": ["to_coco", "write_coco"],
+        "stats": ["compute_stats", "save_stats"],
+        "viz": ["OverlayPanel", "save_overlay_grid"],
+    },
+)

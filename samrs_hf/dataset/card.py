@@ -1,0 +1,111 @@
+"""The dataset card (``README.md``) of a SAMRS folder: YAML ``configs:`` + ``dataset_info``, and prose.
+
+The card is rendered from ``card_templates/samrs.md`` with each built subset's paragraph
+(``card_templates/{subset}.md``), its build settings, and row and per-class instance counts read
+back from its committed shards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from samrs_hf.dataset.shards import read_build_settings, shard_files, shard_split
+from samrs_hf.dataset.subsets import CARD_TEMPLATES, SUBSETS, SubsetRecipe
+
+__all__ = ["SubsetCounts", "count_subset", "write_card"]
+
+
+@dataclass
+class SubsetCounts:
+    """Rows per split and instances per class of one built subset (read back from its shards)."""
+
+    rows: Counter = field(default_factory=Counter)
+    instances: Counter = field(default_factory=Counter)
+
+
+def count_subset(folder: Path, recipe: SubsetRecipe) -> SubsetCounts:
+    """Count rows per split and instances per label class from the committed shards in ``folder``."""
+    counts = SubsetCounts()
+    for path in shard_files(folder):
+        for batch in pq.ParquetFile(path).iter_batches(columns=["objects"]):
+            counts.rows[shard_split(path)] += batch.num_rows
+            categories = pc.struct_field(pc.list_flatten(batch.column("objects")), "category")
+            counts.instances.update(recipe.classes[i] for i in categories.to_pylist())
+    return counts
+
+
+def _config_entry(folder: Path, counts: SubsetCounts) -> dict:
+    splits = sorted(counts.rows, key=lambda s: (s != "train", s != "validation", s))
+    return {
+        "config_name": folder.name,
+        "data_files": [{"split": s, "path": f"{folder.name}/{s}-*.parquet"} for s in splits],
+    }
+
+
+def _dataset_info(folder: Path, recipe: SubsetRecipe, counts: SubsetCounts) -> DatasetInfo:
+    """The card's ``dataset_info`` of one subset: features, rows per split, Parquet bytes.
+
+    Besides documenting the schema, it keys ``datasets``' cache: for a local folder ``datasets`` 5
+    hashes the card (its ``configs:`` patterns and ``dataset_info``), not the files, so without
+    these sizes two folders of the same name, or one folder before and after a resumed build,
+    would share one cached copy.
+    """
+    splits = SplitDict()
+    for split, rows in sorted(counts.rows.items()):
+        splits.add(SplitInfo(name=split, num_examples=rows))
+    size = sum(path.stat().st_size for path in shard_files(folder))
+    return DatasetInfo(features=recipe.features, splits=splits, download_size=size, config_name=recipe.name)
+
+
+def write_card(dataset_dir: Path) -> Path:
+    """Write ``README.md`` for every subset folder in ``dataset_dir`` from the packaged templates.
+
+    ``configs:`` and ``dataset_info`` list each built subset; entries for other configs already
+    in an existing card are kept. Row and per-class instance counts are read from the shards.
+    """
+    dataset_dir = Path(dataset_dir)
+    built = {
+        name: count_subset(dataset_dir / name, recipe)
+        for name, recipe in SUBSETS.items()
+        if shard_files(dataset_dir / name)
+    }
+    if not built:
+        raise FileNotFoundError(f"no SAMRS shards under {dataset_dir}/{{{','.join(SUBSETS)}}}")
+    configs = [_config_entry(dataset_dir / name, counts) for name, counts in built.items()]
+    infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, SUBSETS[name], c) for name, c in built.items()})
+    readme = dataset_dir / "README.md"
+    if readme.exists():
+        previous = DatasetCard.load(readme).data
+        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in built]
+        kept = DatasetInfosDict.from_dataset_card_data(previous)
+        infos.update({name: info for name, info in kept.items() if name not in built})
+    card_data = DatasetCardData(
+        license="other",
+        task_categories=["image-segmentation", "object-detection"],
+        tags=["remote-sensing", "segment-anything", "samrs"],
+        pretty_name="SAMRS",
+        configs=configs,
+    )
+    subsets = [
+        {
+            "name": name,
+            "description": SUBSETS[name].card_description,
+            "rows": dict(counts.rows),
+            "instances": sum(counts.instances.values()),
+            "settings": read_build_settings(dataset_dir / name) or {},
+            "classes": [(c, counts.instances[c]) for c in SUBSETS[name].classes],
+        }
+        for name, counts in built.items()
+    ]
+    infos.to_dataset_card_data(card_data)
+    card = DatasetCard.from_template(card_data, template_path=str(CARD_TEMPLATES / "samrs.md"), subsets=subsets)
+    card.save(readme)
+    return readme

@@ -1,0 +1,79 @@
+"""The dataset schema: ``datasets`` features of a SAMRS subset and the assembly of one row.
+
+One row per image tile: ``image_id``, ``image`` (RGB), ``semantic_map`` (PNG, mode L, 255 = not
+covered), ``objects`` (one struct per instance), ``width``, ``height``, ``source`` (the image file,
+relative to the raw root) and ``tile`` (its origin in that file).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from datasets import ClassLabel, Features, Image, List, Value
+from PIL import Image as PILImage
+
+from samrs_hf.labeling.maps import LabelMapBuilder
+from samrs_hf.labeling.tiling import Tile
+
+__all__ = ["image_bytes", "samrs_features", "tile_row"]
+
+
+def samrs_features(classes: tuple[str, ...] | list[str]) -> Features:
+    """The schema of a subset whose ``category`` ClassLabel has ``classes`` (its label order)."""
+    return Features(
+        {
+            "image_id": Value("string"),
+            "image": Image(),
+            "semantic_map": Image(),
+            "objects": List(
+                {
+                    "category": ClassLabel(names=list(classes)),
+                    "bbox": List(Value("float32"), length=4),
+                    "rbox": List(Value("float32"), length=5),
+                    "segmentation": {"size": List(Value("int32"), length=2), "counts": Value("string")},
+                    "area": Value("int64"),
+                    "score": Value("float32"),
+                    "prompt_box": List(Value("float32"), length=4),
+                }
+            ),
+            "width": Value("int32"),
+            "height": Value("int32"),
+            "source": Value("string"),
+            "tile": List(Value("int32"), length=2),
+        }
+    )
+
+
+def image_bytes(image: PILImage.Image) -> dict:
+    """``{"bytes", "path"}`` for an Image feature: PNG bytes, never a local path."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue(), "path": None}
+
+
+def tile_row(tile: Tile, image: PILImage.Image, maps: LabelMapBuilder, root: Path, original: bytes | None) -> dict:
+    """The row of a labelled tile; ``original`` is the image file's bytes when stored as is."""
+    objects = [
+        {
+            "category": r.category_index,
+            "bbox": list(r.bbox),
+            "rbox": None if r.rbox is None else list(r.rbox),
+            "segmentation": r.segmentation,
+            "area": int(r.area),
+            "score": float(r.score),
+            "prompt_box": list(r.prompt_box),
+        }
+        for r in maps.records
+    ]
+    return {
+        "image_id": tile.image_id,
+        "image": {"bytes": original, "path": None} if original else image_bytes(image),
+        "semantic_map": image_bytes(PILImage.fromarray(maps.semantic_map(), mode="L")),
+        "objects": objects,
+        "width": tile.width,
+        "height": tile.height,
+        "source": Path(os.path.relpath(tile.scene.image_path, root)).as_posix(),
+        "tile": [tile.x0, tile.y0],
+    }

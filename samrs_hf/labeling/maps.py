@@ -1,0 +1,125 @@
+"""Labelled objects -> a semantic label map and per-instance records (COCO RLE), one mask at a time.
+
+Overlaps: where masks overlap, the pixel takes the class of the **smallest** mask covering it
+(ties: the lower object index), so a small object on a large one (a ship in a harbor, a car on a
+parking lot) stays visible in the semantic map. The rule depends only on the masks, never on the
+order they arrive in. Instance records keep each object's whole mask (COCO allows overlaps).
+
+Empty masks (SAM found nothing for the prompt) are not recorded: they are counted in
+:attr:`LabelMapBuilder.dropped` under ``"empty mask"``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from samrs_hf import geometry
+from samrs_hf.classes import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    from samrs_hf.labeling.labeler import LabeledObject
+
+__all__ = ["InstanceRecord", "LabelMapBuilder", "encode_rle"]
+
+
+@dataclass
+class InstanceRecord:
+    """One labelled instance: COCO-order ``bbox`` ``[x, y, w, h]`` and COCO RLE ``segmentation``."""
+
+    index: int
+    category: str
+    category_index: int
+    bbox: list[float]
+    rbox: list[float] | None
+    segmentation: dict
+    area: int
+    score: float
+    prompt_box: list[float]
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """COCO RLE ``{"size": [h, w], "counts": str}`` of a boolean mask (pycocotools)."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {
+        "size": [int(v) for v in rle["size"]],
+        "counts": rle["counts"].decode("ascii"),
+    }
+
+
+class LabelMapBuilder:
+    """Accumulates one image's labelled objects into a semantic map and instance records.
+
+    ``classes`` are the label names in semantic-map order (at most 255: 255 means "not covered");
+    ``rename`` maps an object's source category to one of them (e.g. DIOR's ``Expressway-toll-station``
+    to SAMRS's ``expressway-toll-station``).
+    """
+
+    def __init__(self, height: int, width: int, classes: Sequence[str], rename: Callable[[str], str] = str):
+        if not 0 < len(classes) <= IGNORE_INDEX:
+            raise ValueError(f"a label map holds 1..{IGNORE_INDEX} classes, got {len(classes)}")
+        self.height, self.width = height, width
+        self.classes, self.rename = tuple(classes), rename
+        self._class_index = {name: index for index, name in enumerate(self.classes)}
+        self._semantic = np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
+        self._owner_area = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
+        self._owner_index = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
+        self.records: list[InstanceRecord] = []
+        self.dropped: Counter = Counter()
+
+    def category(self, source_name: str) -> tuple[int, str]:
+        """``(label index, label name)`` of a source category; unknown names raise ``KeyError``."""
+        name = self.rename(source_name)
+        if name not in self._class_index:
+            raise KeyError(f"class {source_name!r} ({name!r}) is not one of the {len(self.classes)} label classes")
+        return self._class_index[name], name
+
+    def add(self, labeled: LabeledObject) -> InstanceRecord | None:
+        """Add one labelled object; returns its record, or ``None`` when its mask is empty (counted in ``dropped``)."""
+        mask, obj = labeled.mask, labeled.object
+        if mask.shape != (self.height, self.width):
+            raise ValueError(f"object {labeled.index}: mask shape {mask.shape} != image ({self.height}, {self.width})")
+        category_index, category = self.category(obj.category)
+        mask = mask.astype(bool, copy=False)
+        area = int(mask.sum())
+        if area == 0:
+            self.dropped["empty mask"] += 1
+            return None
+        self._paint(labeled.index, mask, category_index, area)
+        record = InstanceRecord(
+            index=labeled.index,
+            category=category,
+            category_index=category_index,
+            bbox=[float(v) for v in geometry.hbox_xyxy_to_xywh(obj.hbox)],
+            rbox=None if obj.rbox is None else [float(v) for v in obj.rbox],
+            segmentation=encode_rle(mask),
+            area=area,
+            score=float(labeled.score),
+            prompt_box=[float(v) for v in labeled.prompt_box],
+        )
+        self.records.append(record)
+        return record
+
+    def add_all(self, labeled: Iterable[LabeledObject]) -> LabelMapBuilder:
+        """:meth:`add` each labelled object; returns ``self``."""
+        for item in labeled:
+            self.add(item)
+        return self
+
+    def _paint(self, index: int, mask: np.ndarray, category_index: int, area: int) -> None:
+        """Take the pixels of ``mask`` held by a larger mask (or an equal one with a higher index)."""
+        rows, cols = np.nonzero(mask)
+        window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        owner_area, owner_index = self._owner_area[window], self._owner_index[window]
+        wins = mask[window] & ((area < owner_area) | ((area == owner_area) & (index < owner_index)))
+        owner_area[wins], owner_index[wins] = area, index
+        self._semantic[window][wins] = category_index
+
+    def semantic_map(self) -> np.ndarray:
+        """``uint8 (H, W)`` class index per pixel, 255 where no mask covers it."""
+        return self._semantic.copy()

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+from datasets import ClassLabel, load_dataset
+from huggingface_hub import DatasetCard, HfApi
+from samrs_folders import overlap_row, write_samrs
+
+from samrs_hf.dataset.card import count_subset, write_card
+from samrs_hf.dataset.hub import push_dataset
+from samrs_hf.dataset.shards import ShardWriter, committed_ids, remove_partial_shards, shard_files
+from samrs_hf.dataset.subsets import SUBSETS
+
+
+def test_shard_writer_commits_whole_shards_and_continues_numbering(tmp_path):
+    folder = tmp_path / "sota"
+    writer = ShardWriter(folder, "train", SUBSETS["sota"].features, rank=1, rows_per_shard=2)
+    for index in range(3):
+        writer.add(overlap_row(index))
+    assert [p.name for p in shard_files(folder)] == ["train-r01-00000.parquet"]  # third row still buffered
+    writer.flush()
+    assert not list(folder.glob("*.tmp"))
+    again = ShardWriter(folder, "train", SUBSETS["sota"].features, rank=1, rows_per_shard=2)
+    again.add(overlap_row(7))
+    again.flush()
+    assert [p.name for p in shard_files(folder)] == [
+        "train-r01-00000.parquet",
+        "train-r01-00001.parquet",
+        "train-r01-00002.parquet",
+    ]
+    assert committed_ids(folder) == {"train": {f"S{i}__64__0___0" for i in (0, 1, 2, 7)}}
+
+
+def test_partial_shards_are_ignored_and_removed(tmp_path):
+    write_samrs(tmp_path, {"sota": {"train": 2}})
+    (tmp_path / "sota" / "train-r00-00009.parquet.tmp").write_bytes(b"half a shard")
+    assert len(committed_ids(tmp_path / "sota")["train"]) == 2
+    assert remove_partial_shards(tmp_path / "sota") == 1
+    assert not list((tmp_path / "sota").glob("*.tmp"))
+
+
+def test_load_dataset_by_path_with_schema(tmp_path):
+    write_samrs(tmp_path / "out", {"sota": {"train": 5}})
+    ds = load_dataset(str(tmp_path / "out"), "sota", split="train")
+    assert len(ds) == 5
+    category = ds.features["objects"].feature["category"]
+    assert isinstance(category, ClassLabel) and category.names == list(SUBSETS["sota"].classes)
+    row = ds.sort("image_id")[0]
+    assert row["semantic_map"].mode == "L" and row["image"].mode == "RGB"
+    assert [o["category"] for o in row["objects"]] == [1, 3]
+    assert row["objects"][0]["rbox"] is None and row["tile"] == [0, 0]
+
+
+def test_configs_merge_and_load_by_folder_name(tmp_path, monkeypatch):
+    root = tmp_path / "samrs"
+    write_samrs(root, {"sota": {"train": 3}})
+    card = DatasetCard.load(root / "README.md")
+    card.data.configs.append({"config_name": "extra", "data_files": "extra/*.parquet"})
+    card.save(root / "README.md")
+    write_samrs(root, {"fast": {"train": 2}})
+    configs = {c["config_name"]: c for c in DatasetCard.load(root / "README.md").data.configs}
+    assert set(configs) == {"sota", "fast", "extra"}
+    assert configs["fast"]["data_files"] == [{"split": "train", "path": "fast/train-*.parquet"}]
+    monkeypatch.chdir(tmp_path)
+    fast = load_dataset("samrs", "fast", split="train")
+    assert len(fast) == 2
+    assert fast.features["objects"].feature["category"].names == list(SUBSETS["fast"].classes)
+
+
+def test_card_has_metadata_counts_and_citation(tmp_path):
+    write_samrs(tmp_path, {"sota": {"train": 4}})
+    card = DatasetCard.load(tmp_path / "README.md")
+    assert card.data.license == "other"
+    assert set(card.data.task_categories) == {"image-segmentation", "object-detection"}
+    names = SUBSETS["sota"].classes
+    assert f"| 1 | {names[1]} | 4 |" in card.text and f"| 3 | {names[3]} | 4 |" in card.text
+    assert f"| 0 | {names[0]} | 0 |" in card.text
+    assert "academic research use only" in card.text and "@inproceedings{wang2023samrs" in card.text
+    assert "smaller object survives" in card.text
+    counts = count_subset(tmp_path / "sota", SUBSETS["sota"])
+    assert counts.rows == {"train": 4} and counts.instances == {names[1]: 4, names[3]: 4}
+
+
+def test_write_card_needs_shards(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no SAMRS shards"):
+        write_card(tmp_path)
+
+
+def test_push_uploads_the_folder(tmp_path, monkeypatch):
+    write_samrs(tmp_path / "samrs", {"sota": {"train": 2}})
+    calls = {}
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["create"] = (repo_id, kwargs)
+        return "https://huggingface.co/datasets/org/samrs"
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: calls.setdefault("upload", kwargs))
+    url = push_dataset(tmp_path / "samrs", "org/samrs", private=True, token="hf_x")
+    assert url == "https://huggingface.co/datasets/org/samrs"
+    repo_id, create_kwargs = calls["create"]
+    assert repo_id == "org/samrs"
+    assert create_kwargs == {"repo_type": "dataset", "private": True, "exist_ok": True}
+    upload = calls["upload"]
+    assert upload["folder_path"] == str(tmp_path / "samrs") and upload["repo_type"] == "dataset"
+    assert upload["repo_id"] == "org/samrs" and "*.parquet.tmp" in upload["ignore_patterns"]
+
+
+def test_push_needs_namespace_and_card(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"README\.md"):
+        push_dataset(tmp_path, "org/samrs")
+    write_samrs(tmp_path, {"sota": {"train": 1}})
+    with pytest.raises(ValueError, match="namespace"):
+        push_dataset(tmp_path, "samrs")
+
+
+def test_features_round_trip_rbox():
+    features = SUBSETS["fast"].features
+    row = overlap_row(0)
+    row["objects"][0]["rbox"] = [10.0, 20.0, 8.0, 4.0, 0.5]
+    encoded = features.encode_example(row)
+    np.testing.assert_allclose(encoded["objects"][0]["rbox"], [10, 20, 8, 4, 0.5])
+
+
+def test_folders_of_one_name_and_grown_folders_do_not_share_a_cache(tmp_path):
+    """datasets 5 keys a local folder's cache by its card: the card's sizes must tell builds apart."""
+    cache = tmp_path / "hf-cache"
+    first, second = (
+        write_samrs(tmp_path / "a" / "samrs", {"sota": {"train": 3}}),
+        write_samrs(tmp_path / "b" / "samrs", {"sota": {"train": 4}}),
+    )
+    assert len(load_dataset(str(first), "sota", split="train", cache_dir=str(cache))) == 3
+    assert len(load_dataset(str(second), "sota", split="train", cache_dir=str(cache))) == 4
+
+    writer = ShardWriter(first / "sota", "train", SUBSETS["sota"].features)  # a resumed build adds a shard
+    writer.add(overlap_row(7))
+    writer.flush()
+    write_card(first)
+    ids = load_dataset(str(first), "sota", split="train", cache_dir=str(cache))["image_id"]
+    assert sorted(ids) == sorted(f"S{i}__64__0___0" for i in (0, 1, 2, 7))
