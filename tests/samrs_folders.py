@@ -1,4 +1,4 @@
-"""SAMRS dataset folders for tests, written the one way the library writes them (ShardWriter + write_card).
+"""SAMRS dataset folders for tests, written the one way the library writes them (SubsetWriter).
 
 Two kinds of rows:
 
@@ -11,15 +11,15 @@ Two kinds of rows:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from samrs_hf.dataset.card import write_card
 from samrs_hf.dataset.schema import image_bytes
-from samrs_hf.dataset.shards import ShardWriter
 from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.labeling.maps import encode_rle
 
 TINY_SIZES = {"sota": {"train": 4, "validation": 2}, "sior": {"train": 2, "validation": 2}, "fast": {"train": 6}}
@@ -81,13 +81,15 @@ def write_samrs(
     make_row: Callable[[int, int], dict] = overlap_row,
     rows_per_shard: int = 2,
 ) -> Path:
-    """Write ``rows[config][split]`` rows made by ``make_row(index, num_classes)`` and the card; returns ``root``."""
+    """Write ``rows[config][split]`` rows made by ``make_row(index, num_classes)`` through the library's
+    :class:`~samrs_hf.dataset.writer.SubsetWriter` (shards, then the card); returns ``root``."""
     for config, splits in rows.items():
         recipe = SUBSETS[config]
-        for split, count in splits.items():
-            writer = ShardWriter(root / config, split, recipe.features, rows_per_shard=rows_per_shard)
-            for index in range(count):
-                writer.add(make_row(index, len(recipe.classes)))
-            writer.flush()
-    write_card(root)
+        writer = SubsetWriter(root, recipe, rows_per_shard=rows_per_shard)
+        writer.prepare({})
+        with writer.open() as put:
+            for split, count in splits.items():
+                for index in range(count):
+                    put(split, partial(make_row, index, len(recipe.classes)))
+        writer.finish()
     return root

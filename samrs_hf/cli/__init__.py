@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
+
+from tqdm import tqdm
 
 from samrs_hf.cli import (
     ablate,
@@ -36,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``samrs`` command; returns the exit status.
+
+    A mistake in the input or the arguments (``ValueError``, ``OSError``) is one line on stderr and
+    status 1; Ctrl-C says how to go on (status 130); anything else is a bug, printed with its
+    traceback (status 2).
+    """
     parser = build_parser()
     args, args.flags = parser.parse_known_args(argv)
     if args.flags and not getattr(args, "passes_flags_on", False):
@@ -43,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
+        _report(args.command, getattr(args, "on_interrupt", "interrupted"))
         return 130
-    except (FileNotFoundError, ValueError, OSError) as err:
-        print(f"samrs {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as error:
+        _report(args.command, f"error: {error}")
         return 1
+    except Exception:
+        traceback.print_exc()
+        _report(args.command, "unexpected error: this is a bug in samrs-hf; please report it with the traceback above")
+        return 2
+
+
+def _report(command: str, message: str) -> None:
+    """Print ``message`` on its own line of stderr, below any progress bar."""
+    tqdm.write(f"samrs {command}: {message}", file=sys.stderr)

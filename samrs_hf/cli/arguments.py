@@ -38,16 +38,39 @@ def make_labeler(args: argparse.Namespace) -> SamLabeler:
     return SamLabeler(args.model, device=args.device, dtype=args.dtype, prompt_batch_size=args.prompt_batch_size)
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:
     """``DATASET_DIR --config C [--split S] --out PATH``: the arguments of commands that read a built subset."""
     parser.add_argument("dataset_dir", type=Path, help="a dataset folder written by `samrs build`")
     parser.add_argument("--config", required=True, choices=sorted(SUBSETS), help="subset to read")
     parser.add_argument("--split", default="train", help="dataset split (default: train)")
-    parser.add_argument("--out", required=True, type=Path, help="output file or folder")
+    parser.add_argument("--out", required=True, type=Path, help=out_help)
+
+
+def check_split(args: argparse.Namespace) -> None:
+    """Check that ``args.dataset_dir`` holds a finished ``args.config`` with ``args.split``, from its card."""
+    folder, config, split = args.dataset_dir, args.config, args.split
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder; give a dataset folder written by `samrs build`")
+    card = folder / "README.md"
+    configs = {}
+    if card.is_file():
+        from huggingface_hub import DatasetCard
+
+        configs = {c["config_name"]: c for c in DatasetCard.load(card).data.to_dict().get("configs") or []}
+    if config not in configs:
+        have = f"it has {', '.join(sorted(configs))}" if configs else "it has none"
+        raise FileNotFoundError(
+            f"{folder} holds no finished {config} subset ({have}); "
+            f"build it with `samrs build {config} --root RAW --out {folder}`"
+        )
+    splits = [entry["split"] for entry in configs[config].get("data_files") or [] if isinstance(entry, dict)]
+    if splits and split not in splits:
+        raise ValueError(f"{folder}: {config} has no split {split!r}; pass --split {' or --split '.join(splits)}")
 
 
 def load_split(args: argparse.Namespace) -> Dataset:
-    """The ``datasets.Dataset`` named by :func:`add_dataset_arguments`' arguments."""
+    """The ``datasets.Dataset`` named by :func:`add_dataset_arguments`' arguments (checked first)."""
+    check_split(args)
     from datasets import load_dataset
 
     return load_dataset(str(args.dataset_dir), args.config, split=args.split)

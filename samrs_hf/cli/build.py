@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from samrs_hf.checkpoints import check_checkpoint
 from samrs_hf.cli.arguments import add_sam_arguments
+from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
 
@@ -34,11 +36,25 @@ def register(subparsers) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each split")
     parser.add_argument("--prompt", default=None, help="override the paper's prompt (e.g. 'hbox', 'cp+rhbox')")
     parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
-    parser.add_argument("--skip-bad", action="store_true", help="skip and report bad annotations instead of failing")
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip and report bad annotations and images instead of failing"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete this subset's shards in --out and start over (other subsets in --out are kept)",
+    )
+    parser.set_defaults(
+        func=run, on_interrupt="interrupted: rerun the same command to resume (committed tiles are kept)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.root.is_dir():
+        raise FileNotFoundError(f"--root {args.root}: no such folder (the raw {args.subset} dataset)")
+    check_checkpoint(args.model, "--model", "facebook/sam-vit-huge")
+    check_dataset_folder(args.out)
+
     from accelerate import PartialState
 
     from samrs_hf.dataset.build import BuildOptions, build_subset
@@ -56,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         rows_per_shard=args.rows_per_shard,
         skip_bad=args.skip_bad,
+        overwrite=args.overwrite,
     )
     summary = build_subset(options)
     if PartialState().is_main_process:

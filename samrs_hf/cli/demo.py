@@ -31,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = run_demo(args.out, make_labeler(args), args.prompt, args.seed)
     print(
-        f"mIoU_I {metrics['mIoU_I']:.2f}  mIoU_P {metrics['mIoU_P']:.2f}  "
+        f"mIoU_I {metrics['mIoU_I']:.2f} %  mIoU_P {metrics['mIoU_P']:.2f} %  "
         f"({metrics['instances']} objects, prompt {metrics['prompt']}, model {args.model})"
     )
-    print(f"wrote {args.out}/label.png, overlay.png, metrics.json (scene in DOTA format under {args.out}/raw)")
+    print(
+        f"wrote {args.out}/overlay.png (look here first), label.png (class indices: looks black in a viewer), "
+        f"label_color.png, metrics.json; the scene in DOTA format is under {args.out}/raw"
+    )
     return 0

@@ -3,13 +3,16 @@
 Flow: source reader -> :func:`~samrs_hf.labeling.tiling.tile_scene` ->
 :meth:`SamLabeler.label_objects <samrs_hf.labeling.labeler.SamLabeler.label_objects>` (the subset's
 prompt) -> :class:`~samrs_hf.labeling.maps.LabelMapBuilder` -> :func:`~samrs_hf.dataset.schema.tile_row`
--> :class:`~samrs_hf.dataset.shards.ShardWriter` -> :func:`~samrs_hf.dataset.card.write_card`.
+-> :class:`~samrs_hf.dataset.writer.SubsetWriter` (shards + card).
 
-* **Resume**: tiles already in committed shards are skipped, so rerunning a killed build
-  gives the same rows, none lost and none twice.
+* **Resume**: tiles already in committed shards are skipped, so rerunning a killed build gives
+  the same rows, none lost and none twice. Other settings (model config, prompt, tiling, dtype)
+  are refused unless ``overwrite`` starts over.
 * **Scale out**: under ``accelerate launch`` the remaining tiles are split between processes
   (contiguous runs, so each process reads mostly its own scenes); each writes its own shards
-  (``-r{rank}-``) and the main process writes the card when all are done.
+  (``-r{rank}-``) and the main process publishes them and writes the card when all are done.
+* **Bad input**: with ``skip_bad`` the readers skip bad annotations, and images that cannot be
+  decoded are skipped too; every skip is counted and named in the summary.
 """
 
 from __future__ import annotations
@@ -28,18 +31,10 @@ from accelerate.utils import gather_object, parse_flag_from_env
 from PIL import Image
 from tqdm.auto import tqdm
 
-from samrs_hf.dataset.card import write_card
 from samrs_hf.dataset.schema import tile_row
-from samrs_hf.dataset.shards import (
-    BUILD_SETTINGS,
-    ShardWriter,
-    committed_ids,
-    read_build_settings,
-    remove_partial_shards,
-    shard_files,
-    write_build_settings,
-)
+from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset, hf_split_name
+from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
 from samrs_hf.labeling.tiling import Tile, tile_scene
@@ -49,6 +44,8 @@ from samrs_hf.sources import get_source
 __all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "build_subset", "label_tile", "plan_tiles", "prefetch"]
 
 T = TypeVar("T")
+SHOWN_SKIPS = 10
+"""Skipped files named in the summary (all of them are counted)."""
 
 
 @dataclass
@@ -67,6 +64,7 @@ class BuildOptions:
     dtype: str | None = None
     rows_per_shard: int = 256
     skip_bad: bool = False
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         self.root, self.out = Path(self.root), Path(self.out)
@@ -74,7 +72,7 @@ class BuildOptions:
 
 @dataclass
 class BuildSummary:
-    """Counts of one build (summed over processes)."""
+    """Counts of one build (summed over processes) and the messages naming what was skipped."""
 
     images: int = 0
     tiles: int = 0
@@ -84,7 +82,8 @@ class BuildSummary:
     tiles_without_masks: int = 0
     instances: int = 0
     dropped: Counter = field(default_factory=Counter)
-    reader_skipped: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    skip_messages: list[str] = field(default_factory=list)
 
     def merge(self, other: BuildSummary) -> None:
         """Add the labelling counts of another process (plan counts are the same everywhere)."""
@@ -92,6 +91,8 @@ class BuildSummary:
         self.tiles_without_masks += other.tiles_without_masks
         self.instances += other.instances
         self.dropped.update({k: v for k, v in other.dropped.items() if k.startswith("labeling:")})
+        self.skipped.update({k: v for k, v in other.skipped.items() if k == "unreadable_image"})
+        self.skip_messages = list(dict.fromkeys(self.skip_messages + other.skip_messages))
 
     def format(self) -> str:
         lines = [
@@ -102,7 +103,10 @@ class BuildSummary:
             f"instances written: {self.instances}",
         ]
         lines += [f"dropped objects, {reason}: {n}" for reason, n in sorted(self.dropped.items())]
-        lines += [f"reader skipped, {reason}: {n}" for reason, n in sorted(self.reader_skipped.items())]
+        lines += [f"skipped (--skip-bad), {reason}: {n}" for reason, n in sorted(self.skipped.items())]
+        lines += [f"  {message}" for message in self.skip_messages[:SHOWN_SKIPS]]
+        if len(self.skip_messages) > SHOWN_SKIPS:
+            lines.append(f"  ... and {len(self.skip_messages) - SHOWN_SKIPS} more")
         return "\n".join(lines)
 
 
@@ -122,25 +126,40 @@ def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummar
         source = source_class(
             options.root, split=None if split == "all" else split, skip_bad=options.skip_bad, **recipe.source_kwargs
         )
-        for scene in tqdm(islice(source, options.limit), desc=f"reading {split}", unit="image", leave=False):
-            summary.images += 1
-            for tile in tile_scene(scene, recipe.tiling, summary.dropped):
-                if tile.objects:
-                    planned.append(PlannedTile(hf_split_name(split), tile))
-                else:
-                    summary.tiles_without_objects += 1
-        summary.reader_skipped.update(source.report.counts)
+        with tqdm(islice(source, options.limit), desc=f"reading {split}", unit="image", leave=False) as scenes:
+            for scene in scenes:
+                summary.images += 1
+                for tile in tile_scene(scene, recipe.tiling, summary.dropped):
+                    if tile.objects:
+                        planned.append(PlannedTile(hf_split_name(split), tile))
+                    else:
+                        summary.tiles_without_objects += 1
+        summary.skipped.update(source.report.counts)
+        summary.skip_messages += source.report.messages
     summary.tiles = len(planned)
     return planned
 
 
-def _load_group(group: list[PlannedTile]) -> tuple[list[PlannedTile], list[Image.Image], bytes | None]:
+@dataclass
+class LoadedScene:
+    """A scene's tiles cropped from its image (``images``), or the error that kept it from being read."""
+
+    tiles: list[PlannedTile]
+    images: list[Image.Image] = field(default_factory=list)
+    original: bytes | None = None
+    error: Exception | None = None
+
+
+def _load_scene(tiles: list[PlannedTile]) -> LoadedScene:
     """Read a scene once and crop its tiles; keep the file's bytes when the only tile is the whole image."""
-    scene = group[0].tile.scene
-    image = scene.read()
-    whole = len(group) == 1 and group[0].tile.box == (0, 0, image.width, image.height)
-    original = _original_bytes(scene.image_path) if whole else None
-    return group, [image.crop(p.tile.box) for p in group], original
+    scene = tiles[0].tile.scene
+    try:
+        image = scene.read()
+        whole = len(tiles) == 1 and tiles[0].tile.box == (0, 0, image.width, image.height)
+        original = _original_bytes(scene.image_path) if whole else None
+    except (OSError, ValueError) as error:
+        return LoadedScene(tiles, error=error)
+    return LoadedScene(tiles, [image.crop(p.tile.box) for p in tiles], original)
 
 
 def _original_bytes(path: Path) -> bytes | None:
@@ -159,43 +178,22 @@ def label_tile(
     return maps.add_all(labeler.label_objects(image, tile.objects, prompt))
 
 
-def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str) -> dict:
-    """What determines the rows of a subset: resuming with other settings would mix two datasets."""
+def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str, labeler: SamLabeler) -> dict:
+    """What determines the rows of a subset: resuming with other settings would mix two datasets.
+
+    The model is compared by its configuration's hash (``model_config``), so two spellings of one
+    folder are the same setting; ``model`` is kept for people to read.
+    """
     return {
         "subset": recipe.name,
-        "model": str(options.model),
+        "model": labeler.model_id,
+        "model_config": labeler.config_hash,
+        "dtype": str(labeler.dtype).removeprefix("torch."),
         "prompt": prompt,
         "source": recipe.source,
         "source_kwargs": recipe.source_kwargs,
         "tiling": asdict(recipe.tiling),
     }
-
-
-def _check_settings(folder: Path, settings: dict) -> None:
-    """Refuse to resume shards built with other settings (recorded in ``{subset}/build.json``)."""
-    previous = read_build_settings(folder)
-    if previous is None or not shard_files(folder):
-        return
-    for key, value in settings.items():
-        if previous.get(key) != value:
-            raise ValueError(
-                f"{folder / BUILD_SETTINGS}: the shards here were built with {key}={previous.get(key)!r}, "
-                f"not {value!r}; rerun with the same settings to resume, or build into another --out"
-            )
-
-
-def _todo(options: BuildOptions, settings: dict, planned: list[PlannedTile], state: PartialState) -> list[PlannedTile]:
-    """Tiles not yet in committed shards; every process sees the same list."""
-    folder = options.out / options.subset
-    _check_settings(folder, settings)
-    state.wait_for_everyone()
-    if state.is_main_process:
-        remove_partial_shards(folder)
-        write_build_settings(folder, settings)
-    state.wait_for_everyone()
-    done = committed_ids(folder)
-    state.wait_for_everyone()  # nobody commits before everyone has read the same done set
-    return [p for p in planned if p.tile.image_id not in done.get(p.split, set())]
 
 
 def _cpu_requested(options: BuildOptions) -> bool:
@@ -204,64 +202,78 @@ def _cpu_requested(options: BuildOptions) -> bool:
 
 
 def build_subset(options: BuildOptions) -> BuildSummary:
-    """Build (or resume) ``options.subset`` into ``options.out``; returns the summary of all processes."""
+    """Build (or resume) ``options.subset`` into ``options.out``; returns the summary of all processes.
+
+    Raises ``ValueError`` when no tile of the subset could be written at all.
+    """
     recipe = get_subset(options.subset)
     prompt = options.prompt or recipe.prompt
     state = PartialState(cpu=_cpu_requested(options))
+    labeler = SamLabeler(options.model, options.device or state.device, options.dtype, options.prompt_batch_size)
+    writer = SubsetWriter(options.out, recipe, state, options.rows_per_shard)
+    done = writer.prepare(build_settings(recipe, options, prompt, labeler), overwrite=options.overwrite)
     summary = BuildSummary()
     planned = plan_tiles(recipe, options, summary)
-    todo = _todo(options, build_settings(recipe, options, prompt), planned, state)
+    todo = [p for p in planned if (p.split, p.tile.image_id) not in done]
     summary.tiles_already_done = len(planned) - len(todo)
-    labeler = SamLabeler(options.model, options.device or state.device, options.dtype, options.prompt_batch_size)
     with state.split_between_processes(todo) as mine:
-        _label_tiles(mine, labeler, options, recipe, prompt, state.process_index, summary)
-    return _finish(options, state, summary)
+        _label_tiles(mine, labeler, writer, options, recipe, prompt, summary)
+    total = _gather(summary)
+    writer.finish()
+    if not shard_files(writer.folder):
+        raise ValueError(
+            f"no tile of {recipe.name} was written to {options.out} ({total.images} images read, "
+            f"{total.tiles} tiles with objects, {sum(total.skipped.values())} files skipped); "
+            "check --root and --split, or drop --limit"
+        )
+    return total
 
 
 def _label_tiles(
     tiles: list[PlannedTile],
     labeler: SamLabeler,
+    writer: SubsetWriter,
     options: BuildOptions,
     recipe: SubsetRecipe,
     prompt: str,
-    rank: int,
     summary: BuildSummary,
 ) -> None:
-    """Label ``tiles`` (one process's share) and write their rows to this rank's shards.
+    """Label ``tiles`` (one process's share) and hand their rows to this rank's writer thread.
 
     Tiles whose masks all come back empty get no row (and are labelled again by a resume).
     """
-    features = recipe.features
-    folder = options.out / options.subset
-    writers = {
-        split: ShardWriter(folder, split, features, rank, options.rows_per_shard) for split in {p.split for p in tiles}
-    }
-    groups = [list(g) for _, g in groupby(tiles, key=lambda p: (p.split, p.tile.scene.image_id))]
-    with tqdm(total=len(tiles), desc=f"labeling {options.subset} [rank {rank}]", unit="tile") as bar:
-        for group, images, original in prefetch((partial(_load_group, g) for g in groups), workers=1, ahead=2):
-            for planned, image in zip(group, images):
+    scenes = [list(g) for _, g in groupby(tiles, key=lambda p: (p.split, p.tile.scene.image_id))]
+    rank = writer.state.process_index
+    with writer.open() as put, tqdm(total=len(tiles), desc=f"labeling {recipe.name} [rank {rank}]", unit="tile") as bar:
+        for loaded in prefetch((partial(_load_scene, s) for s in scenes), workers=1, ahead=2):
+            if loaded.error is not None:
+                if not options.skip_bad:
+                    raise loaded.error
+                summary.skipped["unreadable_image"] += 1
+                summary.skip_messages.append(str(loaded.error))
+                bar.update(len(loaded.tiles))
+                continue
+            for planned, image in zip(loaded.tiles, loaded.images):
                 maps = label_tile(labeler, image, planned.tile, recipe, prompt)
                 summary.dropped.update({f"labeling: {k}": v for k, v in maps.dropped.items()})
                 bar.update()
                 if not maps.records:
                     summary.tiles_without_masks += 1
                     continue
-                writers[planned.split].add(tile_row(planned.tile, image, maps, options.root, original))
+                make_row = partial(
+                    tile_row, planned.tile, image, maps.semantic_map(), maps.records, options.root, loaded.original
+                )
+                put(planned.split, make_row)
                 summary.tiles_written += 1
                 summary.instances += len(maps.records)
-    for writer in writers.values():
-        writer.flush()
 
 
-def _finish(options: BuildOptions, state: PartialState, summary: BuildSummary) -> BuildSummary:
-    """Sum the processes' counts and, on the main process, write the card."""
+def _gather(summary: BuildSummary) -> BuildSummary:
+    """The counts of all processes, summed."""
     gathered = gather_object([summary])
     total = gathered[0]
     for other in gathered[1:]:
         total.merge(other)
-    if state.is_main_process:
-        write_card(options.out)
-    state.wait_for_everyone()
     return total
 
 

@@ -65,11 +65,13 @@ def _dataset_info(folder: Path, recipe: SubsetRecipe, counts: SubsetCounts) -> D
     return DatasetInfo(features=recipe.features, splits=splits, download_size=size, config_name=recipe.name)
 
 
-def write_card(dataset_dir: Path) -> Path:
-    """Write ``README.md`` for every subset folder in ``dataset_dir`` from the packaged templates.
+def write_card(dataset_dir: Path) -> Path | None:
+    """Write ``README.md`` for the finished subsets in ``dataset_dir`` from the packaged templates.
 
-    ``configs:`` and ``dataset_info`` list each built subset; entries for other configs already
-    in an existing card are kept. Row and per-class instance counts are read from the shards.
+    ``configs:`` and ``dataset_info`` describe each subset with finished shards; entries of other
+    configs already in the card are kept. Row and per-class instance counts are read from the
+    shards. With nothing to describe, an existing card of ours is removed; returns the card's path,
+    or ``None`` when there is none.
     """
     dataset_dir = Path(dataset_dir)
     built = {
@@ -77,16 +79,17 @@ def write_card(dataset_dir: Path) -> Path:
         for name, recipe in SUBSETS.items()
         if shard_files(dataset_dir / name)
     }
-    if not built:
-        raise FileNotFoundError(f"no SAMRS shards under {dataset_dir}/{{{','.join(SUBSETS)}}}")
     configs = [_config_entry(dataset_dir / name, counts) for name, counts in built.items()]
     infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, SUBSETS[name], c) for name, c in built.items()})
     readme = dataset_dir / "README.md"
     if readme.exists():
         previous = DatasetCard.load(readme).data
-        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in built]
+        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in SUBSETS]
         kept = DatasetInfosDict.from_dataset_card_data(previous)
-        infos.update({name: info for name, info in kept.items() if name not in built})
+        infos.update({name: info for name, info in kept.items() if name not in SUBSETS})
+    if not configs:
+        readme.unlink(missing_ok=True)
+        return None
     card_data = DatasetCardData(
         license="other",
         task_categories=["image-segmentation", "object-detection"],

@@ -25,7 +25,7 @@ def push_dataset(dataset_dir: Path, repo_id: str, private: bool = False, token: 
         folder_path=str(dataset_dir),
         repo_id=repo_id,
         repo_type="dataset",
-        ignore_patterns=["*.parquet.tmp", ".*"],
+        ignore_patterns=["*.parquet.tmp", ".*", "*/.incomplete/*"],
         commit_message="Upload SAMRS dataset",
     )
     return str(url)

@@ -11,10 +11,11 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 from datasets import ClassLabel, Features, Image, List, Value
 from PIL import Image as PILImage
 
-from samrs_hf.labeling.maps import LabelMapBuilder
+from samrs_hf.labeling.maps import InstanceRecord
 from samrs_hf.labeling.tiling import Tile
 
 __all__ = ["image_bytes", "samrs_features", "tile_row"]
@@ -53,8 +54,16 @@ def image_bytes(image: PILImage.Image) -> dict:
     return {"bytes": buffer.getvalue(), "path": None}
 
 
-def tile_row(tile: Tile, image: PILImage.Image, maps: LabelMapBuilder, root: Path, original: bytes | None) -> dict:
-    """The row of a labelled tile; ``original`` is the image file's bytes when stored as is."""
+def tile_row(
+    tile: Tile,
+    image: PILImage.Image,
+    semantic: np.ndarray,
+    records: list[InstanceRecord],
+    root: Path,
+    original: bytes | None,
+) -> dict:
+    """The row of a labelled tile (its semantic map and instance records); ``original`` is the image
+    file's bytes when it is stored as is."""
     objects = [
         {
             "category": r.category_index,
@@ -65,12 +74,12 @@ def tile_row(tile: Tile, image: PILImage.Image, maps: LabelMapBuilder, root: Pat
             "score": float(r.score),
             "prompt_box": list(r.prompt_box),
         }
-        for r in maps.records
+        for r in records
     ]
     return {
         "image_id": tile.image_id,
         "image": {"bytes": original, "path": None} if original else image_bytes(image),
-        "semantic_map": image_bytes(PILImage.fromarray(maps.semantic_map(), mode="L")),
+        "semantic_map": image_bytes(PILImage.fromarray(semantic, mode="L")),
         "objects": objects,
         "width": tile.width,
         "height": tile.height,

@@ -2,14 +2,18 @@
 
 Layout of ``DATASET_DIR`` (the same on the Hub, so ``load_dataset`` reads both)::
 
-    README.md                               card; YAML ``configs:`` names every built subset
-    sota/build.json                         settings the shards were built with (model, prompt, tiling)
-    sota/train-r00-00000.parquet            {config}/{split}-r{rank}-{index}.parquet
-    sota/validation-r01-00003.parquet
-    fast/...
+    README.md                                   card; YAML ``configs:`` names every finished subset
+    sota/.build.json                            settings the shards were built with (model, prompt, tiling)
+    sota/train-r00-00000.parquet                {config}/{split}-r{rank}-{index}.parquet: finished shards
+    sota/.incomplete/train-r01-00003.parquet    shards of a build still running (or killed)
 
-Shards are written to ``*.parquet.tmp`` and renamed when complete, so a killed build leaves
-only whole shards; :func:`committed_ids` recovers the tiles they hold for resuming.
+A build commits its shards into the hidden ``.incomplete/`` folder, which ``datasets`` ignores
+(it skips hidden files and folders unless a pattern names them), so a folder mid-build never loads
+as complete: it loads as it was before the build, or not at all. When every process is done,
+:func:`publish_staged` moves the shards next to the finished ones. Each shard is written to
+``NAME.parquet.tmp`` and renamed, so a killed build leaves only whole shards, and
+:func:`committed_ids` recovers the tiles they hold for resuming. The settings file is hidden too:
+``datasets`` would otherwise read a lone JSON file as the data (the card shows the settings).
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import pyarrow.parquet as pq
 from datasets import Features
 
 __all__ = [
+    "BUILD_SETTINGS",
+    "STAGING",
     "ShardWriter",
     "committed_ids",
+    "publish_staged",
     "read_build_settings",
     "remove_partial_shards",
     "shard_files",
@@ -33,40 +40,53 @@ __all__ = [
     "write_build_settings",
 ]
 
-BUILD_SETTINGS = "build.json"
+BUILD_SETTINGS = ".build.json"
+STAGING = ".incomplete"
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
 
 
-def shard_files(folder: Path, split: str | None = None) -> list[Path]:
-    """Committed shards in ``folder`` (optionally of one split), sorted by name."""
-    files = [p for p in Path(folder).glob("*.parquet") if SHARD_RE.match(p.name)]
-    return sorted(p for p in files if split is None or shard_split(p) == split)
+def shard_files(folder: Path, split: str | None = None, staged: bool = False) -> list[Path]:
+    """Finished shards in ``folder`` (with ``staged``, also those in its ``.incomplete/``), optionally of one split."""
+    folders = [Path(folder), Path(folder) / STAGING] if staged else [Path(folder)]
+    files = [p for f in folders for p in f.glob("*.parquet") if SHARD_RE.match(p.name)]
+    return sorted((p for p in files if split is None or shard_split(p) == split), key=lambda p: p.name)
 
 
 def shard_split(path: Path) -> str:
-    """The split a committed shard belongs to (from its name)."""
+    """The split a shard belongs to (from its name)."""
     return SHARD_RE.match(Path(path).name)["split"]
 
 
 def committed_ids(folder: Path) -> dict[str, set[str]]:
-    """``split -> image ids`` already in committed shards (what a resumed build skips)."""
+    """``split -> image ids`` in finished and staged shards (what a resumed build skips)."""
     done: dict[str, set[str]] = {}
-    for path in shard_files(folder):
+    for path in shard_files(folder, staged=True):
         ids = pq.read_table(path, columns=["image_id"]).column("image_id").to_pylist()
         done.setdefault(shard_split(path), set()).update(ids)
     return done
 
 
 def remove_partial_shards(folder: Path) -> int:
-    """Delete ``*.parquet.tmp`` left by a killed build; returns how many there were."""
-    partial = list(Path(folder).glob("*.parquet.tmp"))
+    """Delete the ``*.parquet.tmp`` a killed build left in ``folder/.incomplete``; returns how many."""
+    partial = list((Path(folder) / STAGING).glob("*.parquet.tmp"))
     for path in partial:
         path.unlink()
     return len(partial)
 
 
+def publish_staged(folder: Path) -> int:
+    """Move the staged shards of ``folder`` next to its finished ones; returns how many moved."""
+    staging = Path(folder) / STAGING
+    staged = shard_files(staging)
+    for path in staged:
+        os.replace(path, Path(folder) / path.name)
+    if staging.is_dir() and not any(staging.iterdir()):
+        staging.rmdir()
+    return len(staged)
+
+
 def read_build_settings(folder: Path) -> dict | None:
-    """The settings recorded in ``folder/build.json``, or ``None`` when there are none."""
+    """The settings recorded in ``folder/.build.json``, or ``None`` when there are none."""
     path = Path(folder) / BUILD_SETTINGS
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -80,19 +100,20 @@ def write_build_settings(folder: Path, settings: dict) -> Path:
 
 
 class ShardWriter:
-    """Buffers encoded rows of one split and commits a shard every ``rows_per_shard`` rows.
+    """Buffers encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows.
 
-    Each shard is written to ``NAME.parquet.tmp`` and renamed, so it appears whole or not at
-    all. Shard indices continue after this rank's committed shards, so resumed builds append.
+    Each shard is written to ``NAME.parquet.tmp`` and renamed, so it appears whole or not at all.
+    Shard indices continue after this rank's finished and staged shards, so resumed and grown
+    builds append without a name clash.
     """
 
     def __init__(self, folder: Path, split: str, features: Features, rank: int = 0, rows_per_shard: int = 256):
         if rows_per_shard < 1:
             raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
-        self.folder, self.split, self.features = Path(folder), split, features
+        self.staging, self.split, self.features = Path(folder) / STAGING, split, features
         self.rank, self.rows_per_shard = rank, rows_per_shard
-        self.folder.mkdir(parents=True, exist_ok=True)
-        own = [SHARD_RE.match(p.name) for p in shard_files(self.folder, split)]
+        self.staging.mkdir(parents=True, exist_ok=True)
+        own = [SHARD_RE.match(p.name) for p in shard_files(folder, split, staged=True)]
         indices = [int(m["index"]) for m in own if int(m["rank"]) == rank]
         self.next_index = max(indices, default=-1) + 1
         self.rows: list[dict] = []
@@ -106,7 +127,7 @@ class ShardWriter:
         """Commit the buffered rows as one shard (nothing when the buffer is empty)."""
         if not self.rows:
             return
-        path = self.folder / f"{self.split}-r{self.rank:02d}-{self.next_index:05d}.parquet"
+        path = self.staging / f"{self.split}-r{self.rank:02d}-{self.next_index:05d}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         table = pa.Table.from_pylist(self.rows, schema=self.features.arrow_schema)
         pq.write_table(table, tmp)

@@ -2,7 +2,8 @@
 
 * :func:`class_colors` is a fixed palette (same class -> same colour in every figure);
   :data:`IGNORE_INDEX` (255) pixels are left uncoloured.
-* :func:`overlay_semantic` blends a semantic map onto its image.
+* :func:`colorize` paints a semantic map in that palette; :func:`overlay_semantic` blends it onto
+  its image.
 * :func:`draw_polygons` outlines boxes or polygons (e.g. the prompts).
 * :func:`save_overlay_grid` lays several overlays out with titles and a legend of the classes
   present, with matplotlib.
@@ -20,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from samrs_hf.classes import IGNORE_INDEX
 
-__all__ = ["OverlayPanel", "class_colors", "draw_polygons", "overlay_semantic", "save_overlay_grid"]
+__all__ = ["OverlayPanel", "class_colors", "colorize", "draw_polygons", "overlay_semantic", "save_overlay_grid"]
 
 
 def class_colors(n: int) -> np.ndarray:
@@ -37,6 +38,13 @@ def class_colors(n: int) -> np.ndarray:
         hue = (i * 0.618033988749895) % 1.0
         palette.append(colorsys.hsv_to_rgb(hue, 0.75, 0.85 if i % 2 else 0.65))
     return np.rint(np.asarray(palette[:n]) * 255).astype(np.uint8).reshape(n, 3)
+
+
+def colorize(semantic_map: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 picture of a semantic map in the :func:`class_colors` palette; 255 is black."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[:num_classes] = class_colors(num_classes)
+    return palette[np.asarray(semantic_map)]
 
 
 def overlay_semantic(image, semantic_map: np.ndarray, num_classes: int, alpha: float = 0.5) -> Image.Image:

@@ -4,9 +4,11 @@ Draws the scene (:mod:`samrs_hf.experiments.synthetic`), writes it in DOTA forma
 ``OUT/raw``, reads it back with the DOTA reader, labels it with SAM from the chosen prompt into
 the SOTA label order (DOTA classes), and writes
 
-* ``label.png``: the semantic map (mode L, SAMRS SOTA class indices, 255 = not covered),
+* ``label.png``: the semantic map (mode L, SAMRS SOTA class indices, 255 = not covered; an index
+  map, so it looks black in an image viewer),
+* ``label_color.png``: the same map in the class colours of the figures (255 stays black),
 * ``overlay.png``: prompts, SAM's labels and the true labels side by side, with a legend,
-* ``metrics.json``: mIoU_I / mIoU_P of SAM's masks against the drawn masks (all and per class).
+* ``metrics.json``: mIoU_I / mIoU_P in percent of SAM's masks against the drawn masks (all and per class).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from samrs_hf.dataset.subsets import get_subset
-from samrs_hf.dataset.viz import OverlayPanel, draw_polygons, save_overlay_grid
+from samrs_hf.dataset.viz import OverlayPanel, colorize, draw_polygons, save_overlay_grid
 from samrs_hf.experiments.synthetic import make_scene, write_dota_scene
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
@@ -52,6 +54,7 @@ def run_demo(out: Path, labeler: SamLabeler, prompt: str | PromptSpec = "hbox", 
         per_class.setdefault(result.object.category, InstanceIoU()).update(result.mask, truth)
     semantic = maps.semantic_map()
     Image.fromarray(semantic).save(out / "label.png")
+    Image.fromarray(colorize(semantic, len(recipe.classes))).save(out / "label_color.png")
     panels = [
         OverlayPanel("input + oriented boxes (DOTA labels)", draw_polygons(image, [o.polygon for o in record.objects])),
         OverlayPanel(f"SAM labels (prompt: {spec})", image, semantic),
@@ -59,6 +62,7 @@ def run_demo(out: Path, labeler: SamLabeler, prompt: str | PromptSpec = "hbox", 
     ]
     save_overlay_grid(panels, out / "overlay.png", recipe.classes, ncols=3, alpha=0.6)
     metrics = {
+        "unit": "percent",
         "model": labeler.model_id,
         "prompt": str(spec),
         "seed": seed,

@@ -15,6 +15,8 @@ masks is ever materialised.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import torch
 from PIL import Image
 from transformers import SamModel, SamProcessor
 
+from samrs_hf.checkpoints import ModelNotAvailableError, check_checkpoint
 from samrs_hf.labeling.prompts import PromptSpec, build_prompts
 from samrs_hf.labeling.transforms import SamFrame
 from samrs_hf.records import SourceObject
@@ -38,10 +41,6 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-
-
-class ModelNotAvailableError(ValueError):
-    """The SAM checkpoint is neither a local folder nor downloadable/cached."""
 
 
 @dataclass
@@ -65,18 +64,16 @@ class ImageEncoding:
 
 
 def load_sam(model: str | os.PathLike, device: torch.device, dtype: torch.dtype) -> tuple[SamModel, SamProcessor]:
-    """``SamModel`` + ``SamProcessor`` from a Hub id or a local folder, in eval mode on ``device``."""
-    try:
-        sam = SamModel.from_pretrained(model, dtype=dtype)
-        processor = SamProcessor.from_pretrained(model)
-    except OSError as err:
-        if os.path.isdir(model):
-            raise
-        raise ModelNotAvailableError(
-            f"cannot load SAM model '{model}' (offline and not cached?): {err}\n"
-            "Pass --model PATH with a local folder holding a SamModel and SamProcessor "
-            "(save_pretrained output; `samrs tiny-sam DIR` writes a small random one for trying things out)."
-        ) from err
+    """``SamModel`` + ``SamProcessor`` from a Hub id or a local folder, in eval mode on ``device``.
+
+    The checkpoint is checked first (:func:`~samrs_hf.checkpoints.check_checkpoint`), so a missing
+    folder, a folder without weights or an offline Hub id fail at once with one line.
+    """
+    model = check_checkpoint(
+        model, "--model", "facebook/sam-vit-huge", "`samrs tiny-sam DIR` writes a tiny random SAM to try things out"
+    )
+    sam = SamModel.from_pretrained(model, dtype=dtype)
+    processor = SamProcessor.from_pretrained(model)
     return sam.to(device).eval(), processor
 
 
@@ -119,6 +116,15 @@ class SamLabeler:
         self.model, self.processor = load_sam(model, self.device, self.dtype)
         self.frame = SamFrame.from_image_processor(self.processor.image_processor)
         self.prompt_batch_size = prompt_batch_size
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the model's configuration, without where it was loaded from or its dtype: the same
+        checkpoint gives the same hash however its path or Hub id is spelled."""
+        config = self.model.config.to_dict()
+        for key in ("_name_or_path", "_commit_hash", "transformers_version", "dtype", "torch_dtype"):
+            config.pop(key, None)
+        return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
     @torch.inference_mode()
     def encode(self, image: Image.Image | np.ndarray) -> ImageEncoding:

@@ -154,7 +154,7 @@ def test_card_lists_every_subset_with_counts(built, tiny_sam_dir):
         {"split": "validation", "path": "sota/validation-*.parquet"},
     ]
     assert f"instances: {summaries['fast'].instances}" in card.text
-    assert f"Labelled with `{tiny_sam_dir}`, prompt `rhbox`" in card.text
+    assert f"Labelled with `{tiny_sam_dir}` (float32), prompt `rhbox`" in card.text
 
 
 def test_rerun_of_a_finished_build_adds_nothing(built, tiny_sam_dir):
@@ -195,7 +195,9 @@ def test_cli_build_reports_a_bad_root(tmp_path, tiny_sam_dir, capsys):
 def test_resuming_with_other_settings_is_refused(built, tiny_sam_dir):
     out, roots, _ = built
     options = BuildOptions("fast", roots["fast"], out, str(tiny_sam_dir), splits=("train",), prompt="hbox")
-    with pytest.raises(ValueError, match=r"build\.json: the shards here were built with prompt='rhbox', not 'hbox'"):
+    with pytest.raises(
+        ValueError, match=r"build\.json: the shards here were built with prompt='rhbox' \(now 'hbox'\); .*--overwrite"
+    ):
         build_subset(options)
 
 

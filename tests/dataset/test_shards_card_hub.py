@@ -1,40 +1,49 @@
+import shutil
+
 import numpy as np
 import pytest
 from datasets import ClassLabel, load_dataset
 from huggingface_hub import DatasetCard, HfApi
+from huggingface_hub.utils import filter_repo_objects
 from samrs_folders import overlap_row, write_samrs
 
 from samrs_hf.dataset.card import count_subset, write_card
 from samrs_hf.dataset.hub import push_dataset
-from samrs_hf.dataset.shards import ShardWriter, committed_ids, remove_partial_shards, shard_files
+from samrs_hf.dataset.shards import (
+    STAGING,
+    ShardWriter,
+    committed_ids,
+    publish_staged,
+    remove_partial_shards,
+    shard_files,
+)
 from samrs_hf.dataset.subsets import SUBSETS
 
 
-def test_shard_writer_commits_whole_shards_and_continues_numbering(tmp_path):
+def test_shards_are_staged_whole_and_published_without_a_name_clash(tmp_path):
     folder = tmp_path / "sota"
     writer = ShardWriter(folder, "train", SUBSETS["sota"].features, rank=1, rows_per_shard=2)
     for index in range(3):
         writer.add(overlap_row(index))
-    assert [p.name for p in shard_files(folder)] == ["train-r01-00000.parquet"]  # third row still buffered
+    assert [p.name for p in shard_files(folder, staged=True)] == ["train-r01-00000.parquet"]  # third row buffered
+    assert shard_files(folder) == [] and not list(folder.rglob("*.tmp"))
     writer.flush()
-    assert not list(folder.glob("*.tmp"))
+    assert publish_staged(folder) == 2 and not (folder / STAGING).exists()
     again = ShardWriter(folder, "train", SUBSETS["sota"].features, rank=1, rows_per_shard=2)
     again.add(overlap_row(7))
     again.flush()
-    assert [p.name for p in shard_files(folder)] == [
-        "train-r01-00000.parquet",
-        "train-r01-00001.parquet",
-        "train-r01-00002.parquet",
-    ]
+    assert [p.name for p in shard_files(folder)] == ["train-r01-00000.parquet", "train-r01-00001.parquet"]
+    assert [p.name for p in shard_files(folder / STAGING)] == ["train-r01-00002.parquet"]
     assert committed_ids(folder) == {"train": {f"S{i}__64__0___0" for i in (0, 1, 2, 7)}}
 
 
 def test_partial_shards_are_ignored_and_removed(tmp_path):
     write_samrs(tmp_path, {"sota": {"train": 2}})
-    (tmp_path / "sota" / "train-r00-00009.parquet.tmp").write_bytes(b"half a shard")
+    (tmp_path / "sota" / STAGING).mkdir()
+    (tmp_path / "sota" / STAGING / "train-r00-00009.parquet.tmp").write_bytes(b"half a shard")
     assert len(committed_ids(tmp_path / "sota")["train"]) == 2
     assert remove_partial_shards(tmp_path / "sota") == 1
-    assert not list((tmp_path / "sota").glob("*.tmp"))
+    assert not list((tmp_path / "sota").rglob("*.tmp"))
 
 
 def test_load_dataset_by_path_with_schema(tmp_path):
@@ -79,13 +88,22 @@ def test_card_has_metadata_counts_and_citation(tmp_path):
     assert counts.rows == {"train": 4} and counts.instances == {names[1]: 4, names[3]: 4}
 
 
-def test_write_card_needs_shards(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no SAMRS shards"):
-        write_card(tmp_path)
+def test_a_card_describes_finished_subsets_only(tmp_path):
+    assert write_card(tmp_path) is None and not (tmp_path / "README.md").exists()
+    write_samrs(tmp_path, {"sota": {"train": 1}, "sior": {"train": 1}})
+    shutil.rmtree(tmp_path / "sior")
+    write_card(tmp_path)
+    assert [c["config_name"] for c in DatasetCard.load(tmp_path / "README.md").data.configs] == ["sota"]
+    shutil.rmtree(tmp_path / "sota")
+    assert write_card(tmp_path) is None and not (tmp_path / "README.md").exists()
 
 
-def test_push_uploads_the_folder(tmp_path, monkeypatch):
-    write_samrs(tmp_path / "samrs", {"sota": {"train": 2}})
+def test_push_uploads_the_folder_as_it_loads(tmp_path, monkeypatch):
+    """The recorded upload, filtered as huggingface_hub filters it, is a folder that loads with load_dataset."""
+    folder = write_samrs(tmp_path / "samrs", {"sota": {"train": 2}})
+    staged = ShardWriter(folder / "sota", "train", SUBSETS["sota"].features)  # a build running in it
+    staged.add(overlap_row(9))
+    staged.flush()
     calls = {}
 
     def create_repo(self, repo_id, **kwargs):
@@ -94,14 +112,19 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
 
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: calls.setdefault("upload", kwargs))
-    url = push_dataset(tmp_path / "samrs", "org/samrs", private=True, token="hf_x")
+    url = push_dataset(folder, "org/samrs", private=True, token="hf_x")
     assert url == "https://huggingface.co/datasets/org/samrs"
-    repo_id, create_kwargs = calls["create"]
-    assert repo_id == "org/samrs"
-    assert create_kwargs == {"repo_type": "dataset", "private": True, "exist_ok": True}
+    assert calls["create"] == ("org/samrs", {"repo_type": "dataset", "private": True, "exist_ok": True})
     upload = calls["upload"]
-    assert upload["folder_path"] == str(tmp_path / "samrs") and upload["repo_type"] == "dataset"
-    assert upload["repo_id"] == "org/samrs" and "*.parquet.tmp" in upload["ignore_patterns"]
+    assert (upload["folder_path"], upload["repo_id"], upload["repo_type"]) == (str(folder), "org/samrs", "dataset")
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    uploaded = list(filter_repo_objects(files, ignore_patterns=upload["ignore_patterns"]))
+    assert "README.md" in uploaded and not any(STAGING in name for name in uploaded)
+    repo = tmp_path / "hub" / "samrs"
+    for name in uploaded:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / name, repo / name)
+    assert sorted(load_dataset(str(repo), "sota", split="train")["image_id"]) == ["S0__64__0___0", "S1__64__0___0"]
 
 
 def test_push_needs_namespace_and_card(tmp_path):
@@ -133,6 +156,7 @@ def test_folders_of_one_name_and_grown_folders_do_not_share_a_cache(tmp_path):
     writer = ShardWriter(first / "sota", "train", SUBSETS["sota"].features)  # a resumed build adds a shard
     writer.add(overlap_row(7))
     writer.flush()
+    publish_staged(first / "sota")
     write_card(first)
     ids = load_dataset(str(first), "sota", split="train", cache_dir=str(cache))["image_id"]
     assert sorted(ids) == sorted(f"S{i}__64__0___0" for i in (0, 1, 2, 7))

@@ -44,6 +44,8 @@ def test_samrs_demo_end_to_end(tmp_path, tiny_sam_dir, capsys):
         assert label.mode == "L" and label.size == (1024, 768)
         values = set(np.unique(np.asarray(label)).tolist()) - {IGNORE_INDEX}
     assert values <= set(range(len(SUBSETS["sota"].classes)))
+    with Image.open(out / "label_color.png") as colored:
+        assert colored.mode == "RGB" and colored.size == (1024, 768)
     with Image.open(out / "overlay.png") as overlay:
         colours = {tuple(c) for c in np.asarray(overlay.convert("RGB")).reshape(-1, 3)}
     palette = class_colors(len(SUBSETS["sota"].classes))

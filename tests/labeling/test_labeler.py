@@ -173,9 +173,16 @@ def test_600_objects_keep_one_chunk_alive(tiny_sam_dir, monkeypatch):
     assert count == 600 and len(chunks) == 10
 
 
-def test_offline_missing_model_names_the_option(tmp_path):
-    with pytest.raises(ModelNotAvailableError, match="--model PATH"):
+def test_missing_models_fail_at_once_naming_the_option(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"--model .*no-such-model: no such folder"):
         SamLabeler(str(tmp_path / "no-such-model"), device="cpu")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"no weights \(\*\.safetensors"):
+        SamLabeler(str(tmp_path / "empty"), device="cpu")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotAvailableError, match=r"--model org/not-cached: .*offline.*--model PATH"):
+        SamLabeler("org/not-cached", device="cpu")
 
 
 def test_prefetch_keeps_order_and_bounds_lookahead():
