@@ -87,7 +87,7 @@ class Ways:
 
     def __init__(self, path: Path, device: torch.device, dtype: torch.dtype):
         self.labeler = SamLabeler(str(path), device=device, dtype=dtype)
-        self.model, self.processor = self.labeler.model, self.labeler.processor
+        self.model, self.processor = self.labeler.model, self.labeler.backend.processor
         self.device, self.dtype = device, dtype
 
     def run(self, way: str, image, objects) -> Iterable[np.ndarray]:

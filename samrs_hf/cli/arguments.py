@@ -11,23 +11,57 @@ from samrs_hf.dataset.subsets import SUBSETS
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from samrs_hf.labeling.labeler import SamLabeler
+    from samrs_hf.labeling.labeler import Decoding, SamLabeler
 
 
 def add_sam_arguments(
-    parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available"
+    parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available", decoding: bool = True
 ) -> None:
-    """``--model --device --dtype --prompt-batch-size``: how a command loads and runs SAM."""
+    """``--model --device --dtype --prompt-batch-size --compile`` (and with ``decoding`` the mask-quality
+    options ``--multimask --refine --clip-rbox``): how a command loads and runs SAM."""
     parser.add_argument(
-        "--model", default=default_model, help="SAM checkpoint: Hub id or local folder (default: %(default)s)"
+        "--model",
+        default=default_model,
+        help="SAM, SAM-HQ or SAM 2 checkpoint: Hub id or local folder (default: %(default)s)",
     )
     parser.add_argument("--device", default=None, help=f"torch device (default: {device_help})")
-    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default), bf16 or fp16")
+    parser.add_argument("--dtype", default=None, help="model precision: fp32 (default, the paper's), bf16 or fp16")
     parser.add_argument(
         "--prompt-batch-size",
         type=int,
-        default=64,
-        help="prompts decoded per SAM call (default: %(default)s, for GPUs; 1 to 4 is faster on a CPU)",
+        default=None,
+        help="prompts decoded per model call (default: 4 on a CPU, 64 on a GPU)",
+    )
+    parser.add_argument("--compile", action="store_true", help="torch.compile the image encoder and mask decoder")
+    if decoding:
+        parser.add_argument(
+            "--multimask",
+            choices=("single", "best"),
+            default="single",
+            help="'best': decode SAM's three masks and keep the highest predicted IoU (default: single, the paper's)",
+        )
+        parser.add_argument(
+            "--refine", type=int, default=0, metavar="K", help="K more decoder passes fed their own logits"
+        )
+        parser.add_argument(
+            "--clip-rbox",
+            type=float,
+            nargs="?",
+            const=2.0,
+            default=None,
+            metavar="MARGIN",
+            help="intersect each mask with its rotated box grown by MARGIN pixels (default 2 when given)",
+        )
+
+
+def decoding_of(args: argparse.Namespace) -> Decoding:
+    """The :class:`~samrs_hf.labeling.labeler.Decoding` of :func:`add_sam_arguments`' options."""
+    from samrs_hf.labeling.labeler import Decoding
+
+    if getattr(args, "refine", 0) < 0:
+        raise ValueError(f"--refine must be 0 or more, got {args.refine}")
+    return Decoding(
+        getattr(args, "multimask", "single") == "best", getattr(args, "refine", 0), getattr(args, "clip_rbox", None)
     )
 
 
@@ -35,7 +69,14 @@ def make_labeler(args: argparse.Namespace) -> SamLabeler:
     """The :class:`~samrs_hf.labeling.labeler.SamLabeler` of :func:`add_sam_arguments`' arguments."""
     from samrs_hf.labeling.labeler import SamLabeler
 
-    return SamLabeler(args.model, device=args.device, dtype=args.dtype, prompt_batch_size=args.prompt_batch_size)
+    return SamLabeler(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        prompt_batch_size=args.prompt_batch_size,
+        decoding=decoding_of(args),
+        compile=args.compile,
+    )
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from samrs_hf.checkpoints import check_checkpoint
-from samrs_hf.cli.arguments import add_sam_arguments
+from samrs_hf.cli.arguments import add_sam_arguments, decoding_of
 from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
@@ -34,6 +34,9 @@ def register(subparsers) -> None:
         help="source splits (default: the paper's, e.g. train val for SOTA); 'all' reads the whole root",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each split")
+    parser.add_argument(
+        "--image-batch-size", type=int, default=None, help="tiles per encoder call (default: 1 on a CPU, 4 on a GPU)"
+    )
     parser.add_argument("--prompt", default=None, help="override the paper's prompt (e.g. 'hbox', 'cp+rhbox')")
     parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
     parser.add_argument(
@@ -68,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         prompt=args.prompt,
         prompt_batch_size=args.prompt_batch_size,
+        image_batch_size=args.image_batch_size,
         device=args.device,
         dtype=args.dtype,
+        decoding=decoding_of(args),
+        compile=args.compile,
         rows_per_shard=args.rows_per_shard,
         skip_bad=args.skip_bad,
         overwrite=args.overwrite,

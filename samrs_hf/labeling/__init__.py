@@ -13,9 +13,10 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "tiling": ["Tile", "TilingSpec", "tile_scene"],
-        "transforms": ["SamFrame"],
+        "transforms": ["MaskWindow", "SamFrame"],
+        "backends": ["load_backend"],
         "prompts": ["KINDS", "PromptSpec", "SamPrompts", "build_prompts", "mask_prompt"],
-        "labeler": ["ImageEncoding", "LabeledObject", "ModelNotAvailableError", "SamLabeler", "load_sam"],
+        "labeler": ["Decoding", "ImageEncoding", "LabeledObject", "ModelNotAvailableError", "SamLabeler", "parse_row"],
         "maps": ["InstanceRecord", "LabelMapBuilder", "encode_rle"],
     },
 )

@@ -1,16 +1,20 @@
-"""Box-prompted SAM labelling with transformers' ``SamModel``: one image encoding, chunked decoding.
+"""Box-prompted labelling with SAM, SAM-HQ or SAM 2 (transformers): one image encoding, chunked decoding.
 
-:class:`SamLabeler` encodes an image once, decodes its prompts ``prompt_batch_size`` at a time
-(``multimask_output=False``) and yields one :class:`LabeledObject` per object: its mask at the
-image size, SAM's predicted IoU and the box the prompt came from. Memory bound: the model, one
-image embedding, one chunk's decoder activations and low-resolution masks, and the full-size
-mask being yielded; it does not grow with the number of objects (the previous chunk is freed
-before the next is decoded).
+:class:`SamLabeler` encodes an image once (or several per encoder call, :meth:`~SamLabeler.encode_batch`),
+decodes its prompts ``prompt_batch_size`` at a time and yields one :class:`LabeledObject` per object:
+its mask (as a tight :class:`~samrs_hf.labeling.transforms.MaskWindow`), the model's predicted IoU
+and the box the prompt came from. Memory bound: the model, one image embedding, one chunk's decoder
+activations and low-resolution masks, and the windows being yielded; it does not grow with the
+number of objects (the previous chunk is freed before the next is decoded).
 
-Masks are ``SamProcessor.post_process_masks``'s (bilinear to the padded 1024 frame, crop,
-bilinear to the image size, ``> 0``), computed one mask at a time
-(:meth:`~samrs_hf.labeling.transforms.SamFrame.upscale`), so that no chunk of full-size float
-masks is ever materialised.
+Masks equal the model's own ``post_process_masks(...) > 0`` (SAM: bilinear to the padded 1024
+frame, crop, bilinear to the image size; SAM 2: one bilinear resize), computed at the cost of
+each mask's window (:meth:`~samrs_hf.labeling.transforms.SamFrame.mask_window`); on a GPU a
+chunk is resized on the device and only the windows come back.
+
+:class:`Decoding` adds the mask-quality options the paper did not use: SAM's three-mask output
+keeping the best predicted IoU, refinement passes feeding the low-resolution logits back as a
+mask prompt, and clipping to the (dilated) rotated box.
 """
 
 from __future__ import annotations
@@ -18,20 +22,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
-from transformers import SamModel, SamProcessor
 
+from samrs_hf import geometry
 from samrs_hf.checkpoints import ModelNotAvailableError, check_checkpoint
+from samrs_hf.labeling.backends import SamBackend, load_backend
 from samrs_hf.labeling.prompts import PromptSpec, build_prompts
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.transforms import MaskWindow
 from samrs_hf.records import SourceObject
 
-__all__ = ["ImageEncoding", "LabeledObject", "ModelNotAvailableError", "SamLabeler", "load_sam"]
+__all__ = [
+    "Decoding",
+    "ImageEncoding",
+    "LabeledObject",
+    "ModelNotAvailableError",
+    "SamLabeler",
+    "default_prompt_batch_size",
+    "parse_row",
+]
 
 DTYPES = {
     "float32": torch.float32,
@@ -41,40 +56,97 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
+PROMPT_BATCH_SIZES = {"cpu": 4, "cuda": 64}
+"""Default prompts per decoder call by device: on 2 CPU cores chunks of 4 decode fastest
+(benchmarks/README.md: 39 ms a prompt against 44 for 1 and 80 for 64); on a GPU a chunk is bound by
+kernel launches, so large chunks pay (64 is segment-anything's choice; not measured here)."""
+
+
+def default_prompt_batch_size(device: torch.device | str) -> int:
+    """:data:`PROMPT_BATCH_SIZES` for ``device`` (64 for accelerators other than CUDA too)."""
+    return PROMPT_BATCH_SIZES.get(torch.device(device).type, 64)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a prompt becomes a mask beyond the paper's one mask per prompt (all off by default).
+
+    ``best``: decode SAM's three masks and keep the one of highest predicted IoU.
+    ``refine``: that many more decoder passes with the previous low-resolution logits as the mask
+    prompt (the prompt is otherwise unchanged). ``clip_rbox``: intersect the mask with the object's
+    rotated box grown by this many pixels on every side (objects without a rotated box are kept as
+    they are); it can only remove pixels.
+
+    Text form, as in ablation rows ``PROMPT@OPTION...``: ``best``, ``refineK``, ``clipM``
+    (e.g. ``rhbox@best@refine1@clip2``).
+    """
+
+    best: bool = False
+    refine: int = 0
+    clip_rbox: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | Decoding | None) -> Decoding:
+        """``"best@refine2@clip3"``-style text (or ``None``/``""`` for the paper's decoding)."""
+        if isinstance(text, Decoding):
+            return text
+        best, refine, clip = False, 0, None
+        for option in filter(None, (text or "").split("@")):
+            if option == "best":
+                best = True
+            elif match := re.fullmatch(r"refine(\d+)", option):
+                refine = int(match[1])
+            elif match := re.fullmatch(r"clip(\d+(?:\.\d+)?)", option):
+                clip = float(match[1])
+            else:
+                raise ValueError(
+                    f"unknown decoding option {option!r} in {text!r}; use best, refineK (e.g. refine1) or "
+                    "clipM (clip to the rotated box grown by M pixels, e.g. clip2)"
+                )
+        return cls(best, refine, clip)
+
+    def __str__(self) -> str:
+        options = ["best"] if self.best else []
+        options += [f"refine{self.refine}"] if self.refine else []
+        options += [f"clip{self.clip_rbox:g}"] if self.clip_rbox is not None else []
+        return "@".join(options)
+
+
+def parse_row(text: str) -> tuple[PromptSpec, Decoding]:
+    """An ablation row ``PROMPT[@OPTION...]`` (e.g. ``hbox@best``): its prompt and its decoding."""
+    prompt, _, options = text.strip().partition("@")
+    return PromptSpec.parse(prompt), Decoding.parse(options)
 
 
 @dataclass
 class LabeledObject:
-    """SAM's result for ``objects[index]``: a boolean ``(H, W)`` mask at the image size, SAM's
-    predicted IoU, and ``prompt_box``, the horizontal box ``[x0, y0, x1, y1]`` the prompt came from."""
+    """The model's result for ``objects[index]``: its mask (a tight window of an image of ``image_size``,
+    ``None`` when empty), the predicted IoU, and ``prompt_box``, the horizontal box ``[x0, y0, x1, y1]``
+    the prompt came from."""
 
     index: int
     object: SourceObject
-    mask: np.ndarray
+    window: MaskWindow | None
     score: float
     prompt_box: np.ndarray
+    image_size: tuple[int, int]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The whole boolean ``(H, W)`` mask (allocated on each access)."""
+        return np.zeros(self.image_size, dtype=bool) if self.window is None else self.window.full()
 
 
 @dataclass
 class ImageEncoding:
-    """SAM's image embedding ``(1, C, 64, 64)`` of an image of ``image_size`` (height, width)."""
+    """The model's embeddings of one image of ``image_size`` (height, width): tensors with a batch dim of 1."""
 
-    embeddings: torch.Tensor
+    embeddings: tuple[torch.Tensor, ...]
     image_size: tuple[int, int]
 
-
-def load_sam(model: str | os.PathLike, device: torch.device, dtype: torch.dtype) -> tuple[SamModel, SamProcessor]:
-    """``SamModel`` + ``SamProcessor`` from a Hub id or a local folder, in eval mode on ``device``.
-
-    The checkpoint is checked first (:func:`~samrs_hf.checkpoints.check_checkpoint`), so a missing
-    folder, a folder without weights or an offline Hub id fail at once with one line.
-    """
-    model = check_checkpoint(
-        model, "--model", "facebook/sam-vit-huge", "`samrs tiny-sam DIR` writes a tiny random SAM to try things out"
-    )
-    sam = SamModel.from_pretrained(model, dtype=dtype)
-    processor = SamProcessor.from_pretrained(model)
-    return sam.to(device).eval(), processor
+    def rows(self, n: int) -> tuple[torch.Tensor, ...]:
+        """The embeddings repeated for ``n`` batch rows (without copying)."""
+        return tuple(t.expand(n, *t.shape[1:]) for t in self.embeddings)
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
@@ -90,15 +162,15 @@ def _image_size(image: Image.Image | np.ndarray) -> tuple[int, int]:
 
 
 class SamLabeler:
-    """Label objects with SAM from box/point/mask prompts (Hub id or local folder in ``model``).
+    """Label objects with a SAM, SAM-HQ or SAM 2 checkpoint (Hub id or local folder in ``model``).
 
-    ``device`` defaults to CUDA when available; ``dtype`` (``torch.bfloat16``/``"bf16"``,
-    ``"fp16"``, ...) sets the model's precision (use half precision on CUDA); masks are upscaled in
-    float32. ``prompt_batch_size`` prompts are decoded per model call: on a GPU large chunks pay
-    off; on a CPU 1-2 is fastest (one prompt's decoder activations stay in cache; see
-    ``benchmarks/README.md``). With 1, masks are bit for bit those of one ``SamModel`` call per
-    prompt; larger chunks let BLAS sum in another order (logits differ by ~1e-6), which can flip
-    a pixel whose logit is within that of 0.
+    ``device`` defaults to CUDA when available. ``dtype`` (``"bf16"``, ``"fp16"``; default fp32, the
+    paper's) sets the weights' precision and runs the model under autocast; attention uses PyTorch's
+    SDPA (transformers' default). ``prompt_batch_size`` prompts are decoded per model call (default
+    by device: :data:`PROMPT_BATCH_SIZES`); with 1, masks are bit for bit those of one model call per
+    prompt, larger chunks let BLAS sum in another order (logits differ by ~1e-6), which can flip a
+    pixel whose logit is within that of 0. ``decoding``: :class:`Decoding` options. ``compile``:
+    ``torch.compile`` the image encoder and the mask decoder (``True`` or a backend name).
     """
 
     def __init__(
@@ -106,16 +178,26 @@ class SamLabeler:
         model: str | os.PathLike = "facebook/sam-vit-huge",
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
-        prompt_batch_size: int = 64,
+        prompt_batch_size: int | None = None,
+        decoding: Decoding | str | None = None,
+        compile: bool | str = False,
     ):
-        if prompt_batch_size < 1:
-            raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.prompt_batch_size = prompt_batch_size or default_prompt_batch_size(self.device)
+        if self.prompt_batch_size < 1:
+            raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
         self.dtype = _resolve_dtype(dtype)
+        self.decoding = Decoding.parse(decoding)
         self.model_id = str(model)
-        self.model, self.processor = load_sam(model, self.device, self.dtype)
-        self.frame = SamFrame.from_image_processor(self.processor.image_processor)
-        self.prompt_batch_size = prompt_batch_size
+        checkpoint = check_checkpoint(
+            model, "--model", "facebook/sam-vit-huge", "`samrs tiny-sam DIR` writes a tiny random SAM to try things out"
+        )
+        self.backend: SamBackend = load_backend(checkpoint, self.device, self.dtype)
+        self.model, self.frame = self.backend.model, self.backend.frame
+        if compile:
+            backend = compile if isinstance(compile, str) else "inductor"
+            self.model.vision_encoder.compile(backend=backend)
+            self.model.mask_decoder.compile(backend=backend)
 
     @property
     def config_hash(self) -> str:
@@ -126,13 +208,28 @@ class SamLabeler:
             config.pop(key, None)
         return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
+    def _autocast(self):
+        half = self.dtype in (torch.bfloat16, torch.float16)
+        return torch.autocast(self.device.type, dtype=self.dtype) if half else nullcontext()
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
     @torch.inference_mode()
+    def encode_batch(self, images: Sequence[Image.Image | np.ndarray]) -> list[ImageEncoding]:
+        """The embeddings of several images from one encoder call (equal to one call each up to float rounding)."""
+        pixel_values = self._to_device(self.backend.pixel_values(images)).to(self.dtype)
+        with self._autocast():
+            embeddings = self.backend.encode(pixel_values)
+        return [
+            ImageEncoding(tuple(t[i : i + 1] for t in embeddings), _image_size(image)) for i, image in enumerate(images)
+        ]
+
     def encode(self, image: Image.Image | np.ndarray) -> ImageEncoding:
-        """SAM's image embedding of ``image``."""
-        pixel_values = self.processor(images=image, return_tensors="pt")["pixel_values"]
-        return ImageEncoding(
-            self.model.get_image_embeddings(pixel_values.to(self.device, self.dtype)), _image_size(image)
-        )
+        """The embeddings of one image."""
+        return self.encode_batch([image])[0]
 
     def label_objects(
         self,
@@ -140,41 +237,74 @@ class SamLabeler:
         objects: Sequence[SourceObject],
         prompt: str | PromptSpec = "hbox",
         encoding: ImageEncoding | None = None,
+        decoding: Decoding | str | None = None,
     ) -> Iterator[LabeledObject]:
-        """Yield one :class:`LabeledObject` per object, in order, prompting SAM with ``prompt`` (e.g. ``"cp+hbox"``).
+        """Yield one :class:`LabeledObject` per object, in order, prompting with ``prompt`` (e.g. ``"cp+hbox"``).
 
         ``encoding`` reuses an earlier :meth:`encode` of this image (e.g. to try several prompts on one
-        encoding); by default the image is encoded here, once, unless there is no object.
+        encoding); by default the image is encoded here, once, unless there is no object. ``decoding``
+        overrides the labeler's :class:`Decoding`.
         """
         size = _image_size(image)
         if encoding is not None and encoding.image_size != size:
             raise ValueError(f"the encoding is of an image of size {encoding.image_size}, the image is {size}")
         if not objects:
             return
+        decoding = self.decoding if decoding is None else Decoding.parse(decoding)
         prompts = build_prompts(prompt, objects, size, self.frame)
         encoding = encoding or self.encode(image)
         for start in range(0, len(prompts), self.prompt_batch_size):
-            low_res, scores = self.decode(encoding.embeddings, prompts.chunk(start, start + self.prompt_batch_size))
-            for k, score in enumerate(scores.tolist()):
+            low_res, scores = self._masks(encoding, prompts.chunk(start, start + self.prompt_batch_size), decoding)
+            for k, (window, score) in enumerate(zip(self.frame.windows(low_res, size), scores.tolist())):
                 index = start + k
-                mask = self.frame.upscale(low_res[k], size)
-                yield LabeledObject(index, objects[index], mask, score, prompts.prompt_boxes[index])
+                if decoding.clip_rbox is not None and window is not None:
+                    window = _clip_to_rbox(window, objects[index], decoding.clip_rbox)
+                yield LabeledObject(index, objects[index], window, score, prompts.prompt_boxes[index], size)
             del low_res  # one chunk alive at a time: free it before decoding the next
 
+    def _masks(
+        self, encoding: ImageEncoding, inputs: dict[str, torch.Tensor], decoding: Decoding
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Low-resolution logits ``(n, 256, 256)`` and scores ``(n,)`` of one chunk, with ``decoding``'s options."""
+        masks, scores = self.decode(encoding, inputs, multimask=decoding.best)
+        best = scores.argmax(1)
+        rows = torch.arange(len(best))
+        low_res, score = masks[rows.to(masks.device), best.to(masks.device)], scores[rows, best]
+        for _ in range(decoding.refine):
+            refined = {k: v for k, v in inputs.items() if k != "input_masks"} | {"input_masks": low_res[:, None]}
+            masks, scores = self.decode(encoding, refined, multimask=False)
+            low_res, score = masks[:, 0], scores[:, 0]
+        return low_res, score
+
     @torch.inference_mode()
-    def decode(self, embeddings: torch.Tensor, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """SAM's mask decoder for one chunk: float32 low-res logits ``(n, 256, 256)`` and IoU scores ``(n,)``.
+    def decode(
+        self, encoding: ImageEncoding, inputs: dict[str, torch.Tensor], multimask: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mask decoder for one chunk: float32 low-res logits ``(n, k, 256, 256)`` on the device and IoU
+        scores ``(n, k)`` on the CPU (``k`` = 3 with ``multimask``, else 1).
 
         Point/box prompts go in as one image with ``n`` prompts (SAM's point batch, saving ``n``
-        copies of the embedding). Mask inputs need one batch row per prompt: transformers' decoder
-        adds the dense embedding before repeating the image per prompt.
+        copies of the embedding). Mask inputs need one batch row per prompt: transformers' decoders
+        add the dense embedding before repeating the image per prompt.
         """
-        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        inputs = {k: self._to_device(v) for k, v in inputs.items()}
         n = len(next(iter(inputs.values())))
         if "input_masks" in inputs:
             inputs["input_masks"] = inputs["input_masks"].to(self.dtype)
-            embeddings = embeddings.expand(n, -1, -1, -1)
+            embeddings = encoding.rows(n)
         else:  # (n, 1, ...) -> (1, n, ...)
             inputs = {k: v.transpose(0, 1) for k, v in inputs.items()}
-        out = self.model(image_embeddings=embeddings, multimask_output=False, **inputs)
-        return out.pred_masks.flatten(0, 2).float(), out.iou_scores.flatten().float().cpu()
+            embeddings = encoding.embeddings
+        with self._autocast():
+            masks, scores = self.backend.decode(embeddings, inputs, multimask)
+        k = masks.shape[2]
+        return masks.reshape(n, k, *masks.shape[-2:]).float(), scores.reshape(n, k).float().cpu()
+
+
+def _clip_to_rbox(window: MaskWindow, obj: SourceObject, margin: float) -> MaskWindow | None:
+    """``window`` without its pixels outside ``obj``'s rotated box grown by ``margin`` pixels (if it has one)."""
+    if obj.rbox is None:
+        return window
+    cx, cy, w, h, angle = np.asarray(obj.rbox, dtype=np.float64)
+    polygon = geometry.rbox_to_polygon([cx - window.x0, cy - window.y0, w + 2 * margin, h + 2 * margin, angle])
+    return window.restrict(geometry.rasterize_polygon(polygon, *window.crop.shape))

@@ -24,6 +24,7 @@ from samrs_hf.classes import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from samrs_hf.labeling.labeler import LabeledObject
+    from samrs_hf.labeling.transforms import MaskWindow
 
 __all__ = ["InstanceRecord", "LabelMapBuilder", "encode_rle"]
 
@@ -67,8 +68,8 @@ class LabelMapBuilder:
         self.classes, self.rename = tuple(classes), rename
         self._class_index = {name: index for index, name in enumerate(self.classes)}
         self._semantic = np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        self._owner_area = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
-        self._owner_index = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)
+        self._owner_area = np.full((height, width), np.iinfo(np.int32).max, dtype=np.int32)
+        self._owner_index = np.full((height, width), np.iinfo(np.int32).max, dtype=np.int32)
         self.records: list[InstanceRecord] = []
         self.dropped: Counter = Counter()
 
@@ -80,24 +81,29 @@ class LabelMapBuilder:
         return self._class_index[name], name
 
     def add(self, labeled: LabeledObject) -> InstanceRecord | None:
-        """Add one labelled object; returns its record, or ``None`` when its mask is empty (counted in ``dropped``)."""
-        mask, obj = labeled.mask, labeled.object
-        if mask.shape != (self.height, self.width):
-            raise ValueError(f"object {labeled.index}: mask shape {mask.shape} != image ({self.height}, {self.width})")
+        """Add one labelled object; returns its record, or ``None`` when its mask is empty (counted in ``dropped``).
+
+        The work is done inside the mask's window: painting, the area and the RLE cost what the mask
+        covers, not the image.
+        """
+        window, obj = labeled.window, labeled.object
+        if tuple(labeled.image_size) != (self.height, self.width):
+            raise ValueError(
+                f"object {labeled.index}: mask of an image of {labeled.image_size} != ({self.height}, {self.width})"
+            )
         category_index, category = self.category(obj.category)
-        mask = mask.astype(bool, copy=False)
-        area = int(mask.sum())
+        area = 0 if window is None else window.area
         if area == 0:
             self.dropped["empty mask"] += 1
             return None
-        self._paint(labeled.index, mask, category_index, area)
+        self._paint(labeled.index, window, category_index, area)
         record = InstanceRecord(
             index=labeled.index,
             category=category,
             category_index=category_index,
             bbox=[float(v) for v in geometry.hbox_xyxy_to_xywh(obj.hbox)],
             rbox=None if obj.rbox is None else [float(v) for v in obj.rbox],
-            segmentation=encode_rle(mask),
+            segmentation=window.rle(),
             area=area,
             score=float(labeled.score),
             prompt_box=[float(v) for v in labeled.prompt_box],
@@ -111,14 +117,13 @@ class LabelMapBuilder:
             self.add(item)
         return self
 
-    def _paint(self, index: int, mask: np.ndarray, category_index: int, area: int) -> None:
-        """Take the pixels of ``mask`` held by a larger mask (or an equal one with a higher index)."""
-        rows, cols = np.nonzero(mask)
-        window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-        owner_area, owner_index = self._owner_area[window], self._owner_index[window]
-        wins = mask[window] & ((area < owner_area) | ((area == owner_area) & (index < owner_index)))
+    def _paint(self, index: int, window: MaskWindow, category_index: int, area: int) -> None:
+        """Take the pixels of the mask held by a larger mask (or an equal one with a higher index)."""
+        where = window.slices
+        owner_area, owner_index = self._owner_area[where], self._owner_index[where]
+        wins = window.crop & ((area < owner_area) | ((area == owner_area) & (index < owner_index)))
         owner_area[wins], owner_index[wins] = area, index
-        self._semantic[window][wins] = category_index
+        self._semantic[where][wins] = category_index
 
     def semantic_map(self) -> np.ndarray:
         """``uint8 (H, W)`` class index per pixel, 255 where no mask covers it."""

@@ -13,6 +13,7 @@ from samrs_hf.dataset.viz import class_colors
 from samrs_hf.experiments.demo import run_demo
 from samrs_hf.experiments.synthetic import make_scene
 from samrs_hf.labeling.labeler import LabeledObject
+from samrs_hf.labeling.transforms import MaskWindow
 
 
 class OracleLabeler:
@@ -26,7 +27,8 @@ class OracleLabeler:
     def label_objects(self, image, objects, prompt):
         assert len(objects) == len(self.scene.objects)
         for i, (obj, drawn) in enumerate(zip(objects, self.scene.objects, strict=True)):
-            yield LabeledObject(i, obj, drawn.mask, 1.0, obj.hbox)
+            window = MaskWindow.tight(drawn.mask, 0, 0, drawn.mask.shape)
+            yield LabeledObject(i, obj, window, 1.0, obj.hbox, drawn.mask.shape)
 
 
 def test_demo_scores_the_true_masks_100(tmp_path):

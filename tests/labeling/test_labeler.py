@@ -154,18 +154,18 @@ def test_600_objects_keep_one_chunk_alive(tiny_sam_dir, monkeypatch):
     objects = [SourceObject("car", np.array([x, y, x + 16, y + 10])) for x, y in xy]
     image = Image.new("RGB", (256, 256))
     chunks: list[weakref.ref] = []
-    decode = labeler.decode
+    masks = labeler._masks
 
     def alive() -> int:
         return sum(ref() is not None for ref in chunks)
 
-    def spy(embeddings, inputs):
+    def spy(encoding, inputs, decoding):
         assert alive() == 0, "the previous chunk is still alive while decoding the next"
-        low_res, scores = decode(embeddings, inputs)
+        low_res, scores = masks(encoding, inputs, decoding)
         chunks.append(weakref.ref(low_res))
         return low_res, scores
 
-    monkeypatch.setattr(labeler, "decode", spy)
+    monkeypatch.setattr(labeler, "_masks", spy)
     count = 0
     for result in labeler.label_objects(image, objects, prompt="hbox"):
         assert result.index == count and alive() == 1
@@ -207,7 +207,7 @@ def test_half_precision_runs_the_model_in_that_dtype(tiny_sam_dir, image, object
     half = SamLabeler(str(tiny_sam_dir), device="cpu", dtype="bf16", prompt_batch_size=3)
     assert next(half.model.parameters()).dtype == torch.bfloat16
     prompts = build_prompts("cp+rhbox+rbox_m", objects, (HEIGHT, WIDTH), labeler.frame)
-    logits = [lab.decode(lab.encode(image).embeddings, prompts.chunk(0, len(objects)))[0] for lab in (half, labeler)]
+    logits = [lab.decode(lab.encode(image), prompts.chunk(0, len(objects)))[0] for lab in (half, labeler)]
     assert logits[0].dtype == torch.float32 and logits[0].shape == logits[1].shape
     # bf16 keeps 8 mantissa bits: 0.96 here, while two different prompts' logits correlate at -0.08
     assert np.corrcoef(logits[0].flatten().numpy(), logits[1].flatten().numpy())[0, 1] > 0.9

@@ -8,6 +8,7 @@ from pycocotools import mask as mask_utils
 
 from samrs_hf.labeling.labeler import LabeledObject
 from samrs_hf.labeling.maps import LabelMapBuilder
+from samrs_hf.labeling.transforms import MaskWindow
 from samrs_hf.records import SourceObject
 
 H, W = 40, 60
@@ -31,7 +32,8 @@ def labeled(index: int, mask: np.ndarray, category: str, score: float = 0.9) -> 
     """A labelled object whose annotated box is its mask's bounds."""
     ys, xs = np.nonzero(mask) if mask.any() else ([0], [0])
     hbox = np.array([min(xs), min(ys), max(xs) + 1, max(ys) + 1], dtype=float)
-    return LabeledObject(index, SourceObject(category, hbox), mask, score, hbox + 0.5)
+    window = MaskWindow.tight(mask, 0, 0, mask.shape)
+    return LabeledObject(index, SourceObject(category, hbox), window, score, hbox + 0.5, mask.shape)
 
 
 def build(order) -> LabelMapBuilder:
@@ -92,7 +94,7 @@ def test_bad_category_and_shape_are_clear_errors():
     builder = LabelMapBuilder(H, W, CLASSES)
     with pytest.raises(KeyError, match=r"'plane'.*not one of the 3 label classes"):
         builder.add(labeled(7, SHIP, "plane"))
-    with pytest.raises(ValueError, match="mask shape"):
+    with pytest.raises(ValueError, match="mask of an image of"):
         builder.add(labeled(7, SHIP[:10], "ship"))
     with pytest.raises(ValueError, match=r"1\.\.255 classes"):
         LabelMapBuilder(H, W, [str(i) for i in range(256)])

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from transformers import SamImageProcessorPil, SamProcessor
 
+from samrs_hf.labeling.maps import encode_rle
 from samrs_hf.labeling.prompts import mask_prompt
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.transforms import MaskWindow, SamFrame
 
 SIZES = [(1024, 1024), (800, 800), (818, 1146), (37, 1000), (600, 451), (2000, 3)]
 
@@ -71,3 +72,52 @@ def test_mask_prompt_follows_the_official_recipe(frame, size):
     prompt = mask_prompt(region, frame)
     assert prompt.dtype == torch.float32 and torch.equal(prompt, expected)
     assert prompt.max() > 0 and prompt.min() == -1000.0
+
+
+def _logits(generator: torch.Generator) -> torch.Tensor:
+    """SAM-like low-resolution logits: a negative background and one or two positive blobs."""
+    low = torch.randn(256, 256, generator=generator) * 0.5 - 10
+    for _ in range(int(torch.randint(1, 3, (1,), generator=generator))):
+        y, x = torch.randint(0, 256, (2,), generator=generator).tolist()
+        h, w = torch.randint(1, 40, (2,), generator=generator).tolist()
+        low[y : y + h, x : x + w] += float(torch.rand(1, generator=generator)) * 20
+    return low
+
+
+@pytest.mark.parametrize("square", [False, True])
+@pytest.mark.parametrize("size", [(1024, 1024), (800, 800), (600, 600), (818, 1146), (37, 1000), (2000, 1500)])
+def test_windowed_masks_equal_the_full_resolution_ones(square, size, monkeypatch):
+    """mask_window gives exactly upscale's mask, mostly without computing it (counted through the fallback)."""
+    frame = SamFrame(square=square)
+    generator = torch.Generator().manual_seed(size[0] + square)
+    reference, fallbacks = frame.upscale, []
+    monkeypatch.setattr(frame.__class__, "upscale", lambda self, low, s: fallbacks.append(1) or reference(low, s))
+    for _ in range(40):
+        low = _logits(generator)
+        expected = reference(low, size)
+        window = frame.mask_window(low, size)
+        assert np.array_equal(np.zeros(size, bool) if window is None else window.full(), expected)
+        if window is not None:  # tight: its first and last rows and columns hold the mask
+            assert window.crop[[0, -1]].any(1).all() and window.crop[:, [0, -1]].any(0).all()
+    assert len(fallbacks) <= 10, "the windowed path should decide most masks"
+
+
+def test_a_chunk_of_windows_equals_one_by_one():
+    frame, generator = SamFrame(), torch.Generator().manual_seed(5)
+    low = torch.stack([_logits(generator) for _ in range(4)] + [torch.full((256, 256), -3.0)])
+    windows = frame.windows(low, (700, 900))
+    assert windows[-1] is None and sum(w is not None for w in windows) >= 2
+    for window, single in zip(windows, low, strict=True):
+        full = np.zeros((700, 900), bool) if window is None else window.full()
+        assert np.array_equal(full, frame.upscale(single, (700, 900)))
+
+
+def test_rle_from_a_window_is_pycocotools_rle_of_the_whole_mask():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        height, width = (int(v) for v in rng.integers(1, 40, 2))
+        y0, x0 = int(rng.integers(0, height)), int(rng.integers(0, width))
+        h, w = int(rng.integers(1, height - y0 + 1)), int(rng.integers(1, width - x0 + 1))
+        crop = rng.random((h, w)) < rng.random() if rng.random() < 0.7 else np.ones((h, w), bool)
+        window = MaskWindow(y0, x0, crop, (height, width))
+        assert window.rle() == encode_rle(window.full()), (height, width, y0, x0, h, w)
