@@ -102,6 +102,9 @@ def test_ablation_ids_and_splits(hrsc_root):
     assert HRSC2016(hrsc_root).ablation_ids() == ["1"]  # 2 has no PNG, 3 is not a test image
     assert HRSC2016(hrsc_root, split="test").image_ids() == ["1", "2"]
     assert HRSC2016(hrsc_root, split="trainval").image_ids() == ["3"]
+    assert HRSC2016(hrsc_root, split="all").image_ids() == ["1", "2", "3"]
+    with pytest.raises(FileNotFoundError, match=r"train\.txt not found \(split 'train'\); split='all' \(--split all\)"):
+        HRSC2016(hrsc_root, split="train")
     (hrsc_root / "ImageSets" / "test.txt").unlink()
     assert HRSC2016(hrsc_root).ablation_ids() == ["1", "3"]  # no test list: every image of the source
 
@@ -119,4 +122,12 @@ def test_errors_name_the_file(tmp_path):
         read_hrsc_xml(tmp_path / "Annotations" / "7.xml")
     (tmp_path / "AllImages" / "7.bmp").unlink()
     with pytest.raises(AnnotationError, match=r"7\.xml: no image 7\.\* in .*AllImages"):
+        HRSC2016(tmp_path).load("7")
+
+
+def test_negative_rbox_sides_are_malformed(tmp_path):
+    """mbox_w = mbox_h = -10 would multiply to a positive area: it is an error, not a box."""
+    flipped = _object_xml(100000001, (1, 1, 11, 11), "").replace("<mbox_w>10</mbox_w>", "<mbox_w>-10</mbox_w>")
+    _write_image(tmp_path, "7", flipped.replace("<mbox_h>10</mbox_h>", "<mbox_h>-10</mbox_h>"))
+    with pytest.raises(AnnotationError, match=r"7\.xml: HRSC_Object 1: negative <mbox_w> or <mbox_h> \(-10 x -10\)"):
         HRSC2016(tmp_path).load("7")
