@@ -21,10 +21,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from samrs_hf.geometry import rbox_to_polygon
-from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.records import SourceImage, SourceObject, open_rgb
 from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
@@ -157,8 +156,7 @@ class HRSC2016(DetectionSource):
         path = self.segmentation_path(image.image_id)
         if not any(colors) or not path.is_file():
             return [None] * len(colors)
-        with Image.open(path) as segmentation:
-            pixels = np.asarray(segmentation.convert("RGB"))
+        pixels = np.asarray(open_rgb(path))
         if pixels.shape[:2] != (image.height, image.width):
             size = f"{pixels.shape[1]}x{pixels.shape[0]}"
             raise AnnotationError(path, f"segmentation is {size}, its image {image.width}x{image.height}")

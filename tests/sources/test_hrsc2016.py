@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from samrs_hf.records import ImageReadError
 from samrs_hf.sources import AnnotationError
 from samrs_hf.sources.hrsc2016 import HRSC2016, HRSC2016_CLASS_IDS, parse_seg_color, read_hrsc_xml
 
@@ -95,6 +96,9 @@ def test_gt_masks_are_the_pixels_of_each_colour(hrsc_root):
     assert source.gt_masks(source.load("2")) == [None]  # coloured ship, but no segmentation PNG
     Image.new("RGB", (20, 30)).save(hrsc_root / "FullDataSet" / "Segmentations" / "1.png")
     with pytest.raises(AnnotationError, match=r"1\.png: segmentation is 20x30, its image 40x30"):
+        source.gt_masks(image)
+    (hrsc_root / "FullDataSet" / "Segmentations" / "1.png").write_bytes(b"\x89PNG")
+    with pytest.raises(ImageReadError, match=r"1\.png: cannot read image"):
         source.gt_masks(image)
 
 
