@@ -4,7 +4,9 @@ Readers (:mod:`samrs_hf.sources`) produce them, :mod:`samrs_hf.labeling` consume
 stage owns them. Images are opened through :func:`open_image`, which lifts PIL's
 decompression-bomb guard for that one read only: remote-sensing scenes are legitimately huge
 (DOTA-v2.0 has scenes up to 20000x20000, 400 Mpx, above PIL's default 179 Mpx error threshold),
-and the rest of the process keeps PIL's default.
+and the rest of the process keeps PIL's default. :func:`open_rgb`, :func:`read_size` and
+:meth:`SourceImage.read` raise :class:`ImageReadError` naming the file for a missing, unidentified,
+truncated or corrupt image (PIL's ``LOAD_TRUNCATED_IMAGES`` stays off: truncated data is never padded).
 """
 
 from __future__ import annotations
@@ -18,9 +20,23 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["SourceImage", "SourceObject", "open_image", "open_rgb", "read_size"]
+__all__ = ["ImageReadError", "SourceImage", "SourceObject", "open_image", "open_rgb", "read_size"]
 
 _PIXEL_LIMIT = threading.Lock()
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, NotImplementedError, OverflowError)
+"""What Pillow raises for a corrupt file (the exceptions its own fuzz tests accept)."""
+
+
+class ImageReadError(OSError):
+    """An image file that cannot be opened or decoded; the message names the file and PIL's reason."""
+
+
+@contextmanager
+def _naming(path: str | Path) -> Iterator[None]:
+    try:
+        yield
+    except _PIL_ERRORS as error:
+        raise ImageReadError(f"{path}: cannot read image: {error}") from None
 
 
 @contextmanager
@@ -37,14 +53,15 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
 
 
 def open_rgb(path: str | Path) -> Image.Image:
-    """Decode the image at ``path`` as RGB, whatever its size."""
-    with open_image(path) as image:
+    """Decode the image at ``path`` as RGB, whatever its size; :class:`ImageReadError` when it cannot."""
+    with _naming(path), open_image(path) as image:
         return image.convert("RGB")
 
 
 def read_size(path: str | Path) -> tuple[int, int]:
-    """``(width, height)`` from the image header alone (nothing is decoded)."""
-    with open_image(path) as image:
+    """``(width, height)`` from the image header alone (nothing is decoded); :class:`ImageReadError`
+    when the file is missing or no image PIL knows."""
+    with _naming(path), open_image(path) as image:
         return image.size
 
 
@@ -78,14 +95,13 @@ class SourceImage:
     split: str = ""
 
     def read(self) -> Image.Image:
-        """The image as RGB; unreadable files and sizes other than the annotation's raise, naming the file."""
-        try:
-            rgb = open_rgb(self.image_path)
-        except OSError as error:
-            raise OSError(f"{self.image_path}: cannot read image: {error}") from None
-        if rgb.size != (self.width, self.height):
+        """The image as RGB. A file that cannot be read raises :class:`ImageReadError`; a header size other
+        than the annotation's raises ``ValueError`` before anything is decoded. Both name the file."""
+        with _naming(self.image_path), open_image(self.image_path) as image:
+            size = image.size
+            rgb = image.convert("RGB") if size == (self.width, self.height) else None
+        if rgb is None:
             raise ValueError(
-                f"{self.image_path}: image is {rgb.width}x{rgb.height} "
-                f"but its annotation says {self.width}x{self.height}"
+                f"{self.image_path}: image is {size[0]}x{size[1]} but its annotation says {self.width}x{self.height}"
             )
         return rgb

@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from samrs_hf.geometry import hbox_area, polygon_to_hbox, polygon_to_rbox
-from samrs_hf.records import SourceImage, SourceObject, read_size
+from samrs_hf.records import ImageReadError, SourceImage, SourceObject, read_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+COORDINATE_LIMIT = 1e6
+"""Largest magnitude a reader accepts for a coordinate, size or angle: 50x the largest scenes
+(DOTA-v2.0's 20000 px), and far below where areas of boxes would overflow a float."""
 
 
 class AnnotationError(ValueError):
@@ -68,7 +71,8 @@ class DetectionSource(ABC):
     """A raw detection dataset on disk: iterate it to get :class:`SourceImage` records.
 
     Subclasses set ``name`` and ``classes`` (the source's own class order) and implement
-    :meth:`image_ids` and :meth:`load`.
+    :meth:`image_ids` and :meth:`load`. ``split`` None or ``"all"`` (``--split all`` on the command
+    line) reads the whole root.
     """
 
     name: str = ""
@@ -78,7 +82,7 @@ class DetectionSource(ABC):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.name} root {self.root} is not a directory")
-        self.split = split
+        self.split = None if split == "all" else split
         self.skip_bad = skip_bad
         self.report = SkipReport()
 
@@ -153,7 +157,7 @@ class DetectionSource(ABC):
 
 def _invalid_reason(obj: SourceObject, width: int, height: int) -> str | None:
     x0, y0, x1, y1 = obj.hbox
-    if hbox_area(obj.hbox) <= 0 or (obj.rbox is not None and obj.rbox[2] * obj.rbox[3] <= 0):
+    if hbox_area(obj.hbox) <= 0 or (obj.rbox is not None and min(obj.rbox[2], obj.rbox[3]) <= 0):
         return "degenerate"
     if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
         return "outside_image"
@@ -187,11 +191,12 @@ def index_images(*folders: Path) -> dict[str, Path]:
 
 
 def image_size(path: Path, annotation: Path) -> tuple[int, int]:
-    """``(width, height)`` read from the image header only (no decoding)."""
+    """``(width, height)`` read from the image header only (no decoding); an unreadable image raises
+    :class:`AnnotationError` naming the annotation and the image."""
     try:
         return read_size(path)
-    except (OSError, ValueError) as error:
-        raise AnnotationError(annotation, f"cannot read image {path}: {error}", reason="unreadable_image") from None
+    except ImageReadError as error:
+        raise AnnotationError(annotation, str(error), reason="unreadable_image") from None
 
 
 def parse_xml(path: Path) -> ET.Element:
@@ -202,6 +207,8 @@ def parse_xml(path: Path) -> ET.Element:
         raise AnnotationError(path, f"malformed XML: {error}", line=error.position[0]) from None
     except OSError as error:
         raise AnnotationError(path, f"cannot read: {error}", reason="missing_annotation") from None
+    except (ValueError, LookupError) as error:  # what expat's unknown-encoding handler raises
+        raise AnnotationError(path, f"unsupported encoding in the <?xml?> declaration: {error}") from None
 
 
 def xml_objects(
@@ -218,12 +225,13 @@ def xml_objects(
 
 
 def xml_size(root: ET.Element, width_tag: str, height_tag: str) -> tuple[int, int] | None:
-    """``(width, height)`` stated in an XML annotation, or None when absent or not positive."""
+    """``(width, height)`` stated in an XML annotation, or None (the reader then reads the image header)
+    when absent, not integers, or not in ``1..COORDINATE_LIMIT``."""
     try:
         width, height = int(root.findtext(width_tag)), int(root.findtext(height_tag))
     except (TypeError, ValueError):
         return None
-    return (width, height) if width > 0 and height > 0 else None
+    return (width, height) if 0 < width <= COORDINATE_LIMIT and 0 < height <= COORDINATE_LIMIT else None
 
 
 def xml_text(element: ET.Element, tag: str, path: Path, where: str) -> str:
@@ -235,19 +243,24 @@ def xml_text(element: ET.Element, tag: str, path: Path, where: str) -> str:
 
 
 def xml_number(element: ET.Element, tag: str, path: Path, where: str) -> float:
-    """``xml_text`` as a finite float; anything else raises."""
+    """``xml_text`` as a :func:`bounded_float`; anything else raises."""
     text = xml_text(element, tag, path, where)
     try:
-        return finite_float(text)
+        return bounded_float(text)
+    except ValueError as error:
+        raise AnnotationError(path, f"{where}: <{tag}> is {text!r}, {error}") from None
+
+
+def bounded_float(text: str) -> float:
+    """``float(text)`` when finite and within ``±COORDINATE_LIMIT``; else ``ValueError`` saying which."""
+    try:
+        value = float(text)
     except ValueError:
-        raise AnnotationError(path, f"{where}: <{tag}> is {text!r}, not a number") from None
-
-
-def finite_float(text: str) -> float:
-    """``float(text)``, refusing ``nan`` and ``inf`` (``ValueError``)."""
-    value = float(text)
+        raise ValueError("not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not finite")
+        raise ValueError("not finite")
+    if abs(value) > COORDINATE_LIMIT:
+        raise ValueError(f"beyond ±{COORDINATE_LIMIT:.0f}")
     return value
 
 
@@ -260,6 +273,9 @@ def read_split_ids(list_dir: Path, split: str) -> list[str]:
     for name in names:
         path = list_dir / f"{name}.txt"
         if not path.is_file():
-            raise FileNotFoundError(f"split list {path} not found (split {split!r})")
+            raise FileNotFoundError(
+                f"split list {path} not found (split {split!r}); "
+                "split='all' (--split all) reads every annotation without split lists"
+            )
         ids += [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return ids

@@ -80,7 +80,7 @@ class DIOR(DetectionSource):
     """DIOR / DIOR-R images (800x800 JPEG) with horizontal or oriented boxes (module docstring).
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"trainval"`` (train + val), read from
-    ``ImageSets/Main``; ``None`` takes every annotation file.
+    ``ImageSets/Main``; ``None`` or ``"all"`` takes every annotation file.
     """
 
     name = "dior"
@@ -91,10 +91,10 @@ class DIOR(DetectionSource):
         self.oriented = oriented
         self.annotation_dir = self._annotation_dir()
         self._images = index_images(*sorted(p for p in self.root.glob("JPEGImages*") if p.is_dir()))
-        if split is None:
+        if self.split is None:
             self._ids = sorted(p.stem for p in self.annotation_dir.glob("*.xml"))
         else:
-            self._ids = sorted(read_split_ids(self.root / "ImageSets" / "Main", split))
+            self._ids = sorted(read_split_ids(self.root / "ImageSets" / "Main", self.split))
 
     def _annotation_dir(self) -> Path:
         annotations = self.root / "Annotations"

@@ -2,7 +2,7 @@
 
 Layouts: ``root/{split}/images`` + ``root/{split}/labelTxt`` when ``split`` is given
 (``"trainval"`` falls back to ``train`` + ``val`` when there is no ``trainval`` folder), and
-``root/images`` + ``root/labelTxt`` when it is not. One label file per image:
+``root/images`` + ``root/labelTxt`` when it is None or ``"all"``. One label file per image:
 
 .. code-block:: text
 
@@ -10,7 +10,8 @@ Layouts: ``root/{split}/images`` + ``root/{split}/labelTxt`` when ``split`` is g
     gsd:0.146343590398
     x1 y1 x2 y2 x3 y3 x4 y4 category difficult        (integer or float coordinates)
 
-CRLF or LF endings, empty (0-byte) files and a missing ``difficult`` column are accepted.
+CR, CRLF or LF endings, a UTF-8 BOM, empty (0-byte) files and a missing ``difficult`` column are
+accepted; coordinates must be finite and within ``±COORDINATE_LIMIT``.
 Self-intersecting quads are kept: their ``rbox`` is the minimum-area rectangle around them.
 """
 
@@ -25,11 +26,12 @@ from samrs_hf.classes import DOTA_V2_CLASSES
 from samrs_hf.geometry import rbox_to_polygon
 from samrs_hf.records import SourceImage, SourceObject
 from samrs_hf.sources.base import (
+    COORDINATE_LIMIT,
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    finite_float,
+    bounded_float,
     index_images,
     object_from_polygon,
     raise_error,
@@ -49,11 +51,7 @@ def read_dota_labels(
     """Parse a DOTA ``labelTxt`` file; a bad line goes to ``on_error`` (default: raise)."""
     path, classes = Path(path), set(classes)
     labels = ParsedAnnotation(objects=[])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise AnnotationError(path, f"not a UTF-8 text file: {error}") from None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_read_lines(path), 1):
         line = line.strip()
         if not line:
             continue
@@ -68,14 +66,34 @@ def read_dota_labels(
     return labels
 
 
+def _read_lines(path: Path) -> list[str]:
+    """The file's lines, split at CR, LF or CRLF only (the line numbers an editor shows)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise AnnotationError(path, f"cannot read: {error}", reason="missing_annotation") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = len(_split_lines(data[: error.start].decode("utf-8-sig")))
+        raise AnnotationError(path, f"not UTF-8 text: byte {data[error.start]:#04x} ({error.reason})", line) from None
+    return _split_lines(text)
+
+
+def _split_lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def _parse_line(line: str, classes: set[str], path: Path, number: int) -> SourceObject:
     fields = line.split()
     if len(fields) not in (9, 10):
         raise AnnotationError(path, f"expected 8 coordinates, a category and a difficult flag, got {line!r}", number)
     try:
-        polygon = np.array([finite_float(v) for v in fields[:8]]).reshape(4, 2)
-    except ValueError:
-        raise AnnotationError(path, f"coordinates must be finite numbers, got {line!r}", number) from None
+        polygon = np.array([bounded_float(v) for v in fields[:8]]).reshape(4, 2)
+    except ValueError as error:
+        raise AnnotationError(
+            path, f"coordinates must be finite numbers within ±{COORDINATE_LIMIT:.0f}, got {line!r} ({error})", number
+        ) from None
     category = fields[8]
     if category not in classes:
         raise AnnotationError(path, f"unknown class {category!r}", number, reason="unknown_class")
@@ -134,13 +152,19 @@ class DOTA(DetectionSource):
         self._images: dict[str, Path] = {}
         for folder in self._split_folders():
             if not (folder / "labelTxt").is_dir():
-                hint = "" if split else " (pass split=... for root/{split}/labelTxt)"
-                raise FileNotFoundError(f"DOTA labels folder {folder / 'labelTxt'} not found{hint}")
+                raise FileNotFoundError(f"DOTA labels folder {folder / 'labelTxt'} not found; {self._layout_hint()}")
             for label_path in sorted((folder / "labelTxt").glob("*.txt")):
                 if label_path.stem in self._labels:
                     raise ValueError(f"DOTA image id {label_path.stem!r} appears twice: {label_path}")
                 self._labels[label_path.stem] = label_path
             self._images.update(index_images(folder / "images"))
+
+    def _layout_hint(self) -> str:
+        folders = f"split folders {self.root}/train, {self.root}/val (each with labelTxt/ and images/)"
+        if self.split is None:
+            return f"for {folders} name the split, e.g. split='train' (--split train)"
+        flat = f"{self.root / 'labelTxt'} + {self.root / 'images'}"
+        return f"pass split='all' (--split all) to read a flat {flat} layout, or give the {folders}"
 
     def _split_folders(self) -> list[Path]:
         if self.split is None:

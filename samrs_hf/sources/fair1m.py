@@ -3,15 +3,16 @@
 Layouts: ``root/{train,validation}/`` each holding ``images/`` + ``labelXml/`` (or several
 ``part*/images`` + ``part*/labelXml``, as FAIR1M 1.0's train set ships), or a single
 ``root/images`` + ``root/labelXml``. ``split`` picks ``"train"``, ``"validation"`` (alias
-``"val"``) or ``"trainval"`` (both); ``None`` takes the flat layout when there is one, else every
-split present. Train and validation reuse file names, so when both are merged the image ids get
-SAMRS's ``train_`` / ``valid_`` prefixes.
+``"val"``) or ``"trainval"`` (both); ``None`` or ``"all"`` takes the flat layout when there is
+one, else every split present. Train and validation reuse file names, so when both are merged
+the image ids get SAMRS's ``train_`` / ``valid_`` prefixes.
 
 Each ``<object>`` has ``<possibleresult><name>`` (one of the 37
 :data:`~samrs_hf.classes.FAIR1M_CLASSES`, exact strings) and ``<points>``, a closed ring of
-"x,y" floats whose repeated last point is dropped. Image sizes come from ``<size>``. Objects
-reaching past the image edge are kept as annotated (tiling clips them); degenerate ones (zero
-area) and ones wholly outside the image are dropped and counted in ``report``.
+"x,y" floats whose repeated last point is dropped. Image sizes come from ``<size>`` (else from
+the image header). Objects reaching past the image edge are kept as annotated (tiling clips
+them); degenerate ones (zero area) and ones wholly outside the image are dropped and counted in
+``report``.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ from samrs_hf.classes import FAIR1M_CLASSES
 from samrs_hf.geometry import as_polygon
 from samrs_hf.records import SourceImage, SourceObject
 from samrs_hf.sources.base import (
+    COORDINATE_LIMIT,
     AnnotationError,
     DetectionSource,
     ErrorHandler,
     ParsedAnnotation,
-    finite_float,
+    bounded_float,
     index_images,
     object_from_polygon,
     parse_xml,
     raise_error,
-    xml_number,
     xml_objects,
+    xml_size,
     xml_text,
 )
 
@@ -46,12 +48,8 @@ def read_fair1m_xml(path: str | Path, on_error: ErrorHandler = raise_error) -> P
     """Parse one FAIR1M XML (size from ``<size>``); a bad object goes to ``on_error`` (default: raise)."""
     path = Path(path)
     root = parse_xml(path)
-    size_element = root.find("size")
-    if size_element is None:
-        raise AnnotationError(path, "missing <size>")
-    size = (int(xml_number(size_element, "width", path, "size")), int(xml_number(size_element, "height", path, "size")))
     objects = xml_objects(root, "object", lambda element, where: _parse_object(element, path, where), on_error)
-    return ParsedAnnotation(objects, size)
+    return ParsedAnnotation(objects, xml_size(root, "size/width", "size/height"))
 
 
 def _parse_object(element: ET.Element, path: Path, where: str) -> SourceObject:
@@ -67,9 +65,11 @@ def _parse_object(element: ET.Element, path: Path, where: str) -> SourceObject:
 
 def _point(text: str, path: Path, where: str) -> tuple[float, float]:
     try:
-        x, y = (finite_float(v) for v in text.split(","))
+        x, y = (bounded_float(v) for v in text.split(","))
     except ValueError:
-        raise AnnotationError(path, f"{where}: <point> is {text.strip()!r}, not 'x,y'") from None
+        raise AnnotationError(
+            path, f"{where}: <point> is {text.strip()!r}, not 'x,y' with finite numbers within ±{COORDINATE_LIMIT:.0f}"
+        ) from None
     return x, y
 
 
@@ -97,7 +97,7 @@ class FAIR1M(DetectionSource):
         elif self.split in SPLIT_FOLDERS:
             names = [SPLIT_FOLDERS[self.split]]
         else:
-            raise ValueError(f"unknown FAIR1M split {self.split!r}; choose train, validation or trainval")
+            raise ValueError(f"unknown FAIR1M split {self.split!r}; choose train, validation, trainval or all")
         if not names:
             raise FileNotFoundError(f"no FAIR1M labelXml/, train/ or validation/ folder in {self.root}")
         return [(name, self.root / name) for name in names]
@@ -105,7 +105,8 @@ class FAIR1M(DetectionSource):
     def _index(self, folder: Path, split_name: str, prefix: str) -> None:
         label_dirs = [d for d in [folder / "labelXml", *sorted(folder.glob("part*/labelXml"))] if d.is_dir()]
         if not label_dirs:
-            raise FileNotFoundError(f"no FAIR1M labelXml folder in {folder}")
+            hint = "" if self.split is None else "; split='all' (--split all) reads a flat root/labelXml + root/images"
+            raise FileNotFoundError(f"no FAIR1M labelXml folder in {folder}{hint}")
         for label_dir in label_dirs:
             images = index_images(label_dir.parent / "images")
             for xml_path in sorted(label_dir.glob("*.xml")):

@@ -21,10 +21,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from samrs_hf.geometry import rbox_to_polygon
-from samrs_hf.records import SourceImage, SourceObject
+from samrs_hf.records import SourceImage, SourceObject, open_rgb
 from samrs_hf.sources.base import (
     AnnotationError,
     DetectionSource,
@@ -94,6 +93,8 @@ def _parse_object(element: ET.Element, path: Path, where: str) -> SourceObject:
         raise AnnotationError(path, f"{where}: unknown Class_ID {class_id!r}", reason="unknown_class")
     hbox = np.array([xml_number(element, f"box_{k}", path, where) for k in ("xmin", "ymin", "xmax", "ymax")])
     rbox = np.array([xml_number(element, f"mbox_{k}", path, where) for k in ("cx", "cy", "w", "h", "ang")])
+    if min(rbox[2], rbox[3]) < 0:
+        raise AnnotationError(path, f"{where}: negative <mbox_w> or <mbox_h> ({rbox[2]:g} x {rbox[3]:g})")
     return SourceObject(
         category=HRSC2016_CLASS_IDS[match[1]],
         hbox=hbox,
@@ -116,8 +117,8 @@ def parse_seg_color(text: str) -> tuple[int, int, int] | None:
 class HRSC2016(DetectionSource):
     """HRSC2016 ship images (BMP) with H-Boxes, R-Boxes and, for some, colour instance masks.
 
-    ``split`` names a list in ``root/ImageSets`` (``"trainval"``, ``"test"``, ...); ``None``
-    takes every annotation file.
+    ``split`` names a list in ``root/ImageSets`` (``"trainval"``, ``"test"``, ...); ``None`` or
+    ``"all"`` takes every annotation file.
     """
 
     name = "hrsc2016"
@@ -131,10 +132,10 @@ class HRSC2016(DetectionSource):
         if not self.annotation_dir.is_dir():
             raise FileNotFoundError(f"HRSC2016 annotation folder {self.annotation_dir} not found")
         self._images = index_images(self.data_dir / "AllImages")
-        if split is None:
+        if self.split is None:
             self._ids = sorted(p.stem for p in self.annotation_dir.glob("*.xml"))
         else:
-            self._ids = sorted(read_split_ids(self.root / "ImageSets", split))
+            self._ids = sorted(read_split_ids(self.root / "ImageSets", self.split))
 
     def image_ids(self) -> list[str]:
         return self._ids
@@ -155,8 +156,7 @@ class HRSC2016(DetectionSource):
         path = self.segmentation_path(image.image_id)
         if not any(colors) or not path.is_file():
             return [None] * len(colors)
-        with Image.open(path) as segmentation:
-            pixels = np.asarray(segmentation.convert("RGB"))
+        pixels = np.asarray(open_rgb(path))
         if pixels.shape[:2] != (image.height, image.width):
             size = f"{pixels.shape[1]}x{pixels.shape[0]}"
             raise AnnotationError(path, f"segmentation is {size}, its image {image.width}x{image.height}")

@@ -112,8 +112,11 @@ def test_split_lists_and_image_folders(tmp_path):
     assert [(i.image_id, i.split, i.image_path.parent.name) for i in test] == [("00003", "test", "JPEGImages-test")]
     assert DIOR(tmp_path).image_ids() == ["00001", "00002", "00003"]
     (lists / "val.txt").unlink()
-    with pytest.raises(FileNotFoundError, match=r"val\.txt not found \(split 'trainval'\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"val\.txt not found \(split 'trainval'\); split='all' \(--split all\)"
+    ):
         DIOR(tmp_path, split="trainval")
+    assert DIOR(tmp_path, split="all").image_ids() == ["00001", "00002", "00003"]
 
 
 def test_errors_name_the_file(tmp_path):
@@ -127,3 +130,15 @@ def test_errors_name_the_file(tmp_path):
     assert [(image.image_id, image.objects) for image in source] == [("00002", [])]
     assert source.report.counts == {"malformed": 2, "unknown_class": 1}
     assert any("object 2: <angle> is 'n/a', not a number" in m for m in source.report.messages)
+
+
+def test_huge_numbers_and_sizes(tmp_path):
+    """Coordinates beyond ±1e6 px are malformed (1e308 would overflow the box areas); a stated size that is
+    not a sane integer gives way to the image header's."""
+    _make_dior(tmp_path, "00001", _obb_object("ship", [(1e300, 10), *SQUARE[1:]]) + _obb_object("ship", SQUARE))
+    with pytest.raises(AnnotationError, match=r"00001\.xml: object 1: <x_left_top> is '1e\+300', beyond ±1000000"):
+        DIOR(tmp_path).load("00001")
+    xml_path = tmp_path / "Annotations" / OBB / "00001.xml"
+    xml_path.write_text(xml_path.read_text().replace("<width>800</width>", f"<width>{'9' * 400}</width>"))
+    image = DIOR(tmp_path, skip_bad=True).load("00001")
+    assert (image.width, image.height, len(image.objects)) == (40, 30, 1)  # the JPEG's size

@@ -8,6 +8,7 @@ from samrs_hf.classes import DOTA_V2_CLASSES
 from samrs_hf.geometry import polygon_to_hbox, rbox_to_polygon
 from samrs_hf.records import SourceObject
 from samrs_hf.sources import AnnotationError
+from samrs_hf.sources.base import raise_error
 from samrs_hf.sources.dota import DOTA, read_dota_labels, write_dota_labels
 
 
@@ -104,6 +105,7 @@ def test_version_selects_class_list(tmp_path):
         ("1 2 3 4 5 6 plane 0", "expected 8 coordinates"),
         ("1 2 3 4 5 6 7 nan plane 0", "coordinates must be finite numbers"),
         ("1 2 3 4 5 6 7 x plane 0", "coordinates must be finite numbers"),
+        ("1 2 3 4 5 6 7 1e308 plane 0", r"coordinates must be finite numbers within ±1000000, .* \(beyond ±1000000\)"),
         ("1 1 9 1 9 9 1 9 plane 2", "difficult flag must be 0 or 1"),
     ],
 )
@@ -135,8 +137,16 @@ def test_split_layouts_and_image_formats(tmp_path):
         ("c", ".bmp", "trainval"),
     ]
     assert (merged[1].width, merged[1].height, merged[1].objects) == (30, 20, [])
-    with pytest.raises(FileNotFoundError, match="labelTxt"):
+    with pytest.raises(
+        FileNotFoundError, match=r"labelTxt not found; for split folders .* split='train' \(--split train\)"
+    ):
         DOTA(tmp_path)  # no flat root/labelTxt
+    with pytest.raises(
+        FileNotFoundError, match=r"test/labelTxt not found; pass split='all' \(--split all\) to read a flat"
+    ):
+        DOTA(tmp_path, split="test")
+    _make_scene(tmp_path, "flat", [])
+    assert DOTA(tmp_path, split="all").image_ids() == DOTA(tmp_path).image_ids() == ["flat"]
 
 
 def test_write_dota_labels_round_trips(tmp_path):
@@ -171,3 +181,21 @@ def test_huge_scene_size_is_read(tmp_path):
     path = tmp_path / "P9999.png"
     Image.new("1", (14000, 14000)).save(path)  # 196 Mpx > 2 x PIL's default limit
     assert image_size(path, tmp_path / "P9999.txt") == (14000, 14000)
+
+
+def test_bom_line_endings_and_bad_bytes_keep_editor_line_numbers(tmp_path):
+    """A UTF-8 BOM is no part of the first line; only CR, LF and CRLF end lines (not form feeds or U+2028),
+    and a byte that is not UTF-8 is reported on its line."""
+    _make_scene(tmp_path, "s", [])
+    path = tmp_path / "labelTxt" / "s.txt"
+    path.write_bytes(b"\xef\xbb\xbfimagesource:GoogleEarth\rgsd:0.5\r\n1 1 9 1 9 9 1 9 plane 0\n")
+    labels = read_dota_labels(path)
+    assert labels.header == {"imagesource": "GoogleEarth", "gsd": "0.5"} and len(labels.objects) == 1
+    path.write_bytes("gsd:0.5\n1 1 9 1 9\x0c9 1 9 plane 0\n1 1 9 1 9 9 1 9 ship\u2028 0\n1 2 plane\n".encode())
+    with pytest.raises(AnnotationError, match=r"s\.txt:4: expected 8 coordinates"):
+        read_dota_labels(path, on_error=lambda error: None if error.line != 4 else raise_error(error))
+    path.write_bytes(b"gsd:0.5\r\n1 1 9 1 9 9 1 9 plane 0\r\n1 1 9 1 9 9 1 9 sh\xe9p 0\r\n")
+    with pytest.raises(AnnotationError, match=r"s\.txt:3: not UTF-8 text: byte 0xe9 \(invalid continuation byte\)"):
+        DOTA(tmp_path).load("s")
+    source = DOTA(tmp_path, skip_bad=True)
+    assert list(source) == [] and source.report.counts == {"malformed": 1}

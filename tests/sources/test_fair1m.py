@@ -113,3 +113,16 @@ def test_unknown_split_and_missing_folders(tmp_path):
         FAIR1M(tmp_path)
     with pytest.raises(ValueError, match="unknown FAIR1M split 'dev'"):
         FAIR1M(tmp_path, split="dev")
+
+
+def test_size_falls_back_to_the_image_header(tmp_path):
+    """FAIR1M XMLs state ``<size>``; when it is missing or not a positive integer the TIF header gives it."""
+    _write_scene(tmp_path, "1", _object("Bus", ["1,1", "5,1", "5,5", "1,5"]), size=(-5, 80))
+    assert read_fair1m_xml(tmp_path / "labelXml" / "1.xml").size is None
+    image = FAIR1M(tmp_path).load("1")
+    assert (image.width, image.height) == (8, 8) and [o.category for o in image.objects] == ["Bus"]
+    with pytest.raises(ValueError, match="unknown FAIR1M split 'dev'; choose train, validation, trainval or all"):
+        FAIR1M(tmp_path, split="dev")
+    assert FAIR1M(tmp_path, split="all").image_ids() == ["1"]
+    with pytest.raises(FileNotFoundError, match=r"no FAIR1M labelXml folder in .*train; split='all' \(--split all\)"):
+        FAIR1M(tmp_path, split="train")

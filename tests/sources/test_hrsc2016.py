@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from samrs_hf.records import ImageReadError
 from samrs_hf.sources import AnnotationError
 from samrs_hf.sources.hrsc2016 import HRSC2016, HRSC2016_CLASS_IDS, parse_seg_color, read_hrsc_xml
 
@@ -96,12 +97,18 @@ def test_gt_masks_are_the_pixels_of_each_colour(hrsc_root):
     Image.new("RGB", (20, 30)).save(hrsc_root / "FullDataSet" / "Segmentations" / "1.png")
     with pytest.raises(AnnotationError, match=r"1\.png: segmentation is 20x30, its image 40x30"):
         source.gt_masks(image)
+    (hrsc_root / "FullDataSet" / "Segmentations" / "1.png").write_bytes(b"\x89PNG")
+    with pytest.raises(ImageReadError, match=r"1\.png: cannot read image"):
+        source.gt_masks(image)
 
 
 def test_ablation_ids_and_splits(hrsc_root):
     assert HRSC2016(hrsc_root).ablation_ids() == ["1"]  # 2 has no PNG, 3 is not a test image
     assert HRSC2016(hrsc_root, split="test").image_ids() == ["1", "2"]
     assert HRSC2016(hrsc_root, split="trainval").image_ids() == ["3"]
+    assert HRSC2016(hrsc_root, split="all").image_ids() == ["1", "2", "3"]
+    with pytest.raises(FileNotFoundError, match=r"train\.txt not found \(split 'train'\); split='all' \(--split all\)"):
+        HRSC2016(hrsc_root, split="train")
     (hrsc_root / "ImageSets" / "test.txt").unlink()
     assert HRSC2016(hrsc_root).ablation_ids() == ["1", "3"]  # no test list: every image of the source
 
@@ -119,4 +126,12 @@ def test_errors_name_the_file(tmp_path):
         read_hrsc_xml(tmp_path / "Annotations" / "7.xml")
     (tmp_path / "AllImages" / "7.bmp").unlink()
     with pytest.raises(AnnotationError, match=r"7\.xml: no image 7\.\* in .*AllImages"):
+        HRSC2016(tmp_path).load("7")
+
+
+def test_negative_rbox_sides_are_malformed(tmp_path):
+    """mbox_w = mbox_h = -10 would multiply to a positive area: it is an error, not a box."""
+    flipped = _object_xml(100000001, (1, 1, 11, 11), "").replace("<mbox_w>10</mbox_w>", "<mbox_w>-10</mbox_w>")
+    _write_image(tmp_path, "7", flipped.replace("<mbox_h>10</mbox_h>", "<mbox_h>-10</mbox_h>"))
+    with pytest.raises(AnnotationError, match=r"7\.xml: HRSC_Object 1: negative <mbox_w> or <mbox_h> \(-10 x -10\)"):
         HRSC2016(tmp_path).load("7")
