@@ -93,7 +93,7 @@ def test_fine_tune_heads_replace_old_ones(backbone_dir):
     assert all(torch.equal(decoder[k], v) for k, v in model.decoder.state_dict().items())
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONES))
+@pytest.mark.parametrize("name", sorted(set(BACKBONES) - {"vit-b"}))  # ViT-B: tests/training/test_vit.py
 def test_paper_backbones_build_offline(name):
     config = backbone_config(name)
     assert config.out_features == ["stage1", "stage2", "stage3", "stage4"]
