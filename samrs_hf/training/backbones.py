@@ -126,7 +126,7 @@ def hub_id(name: str) -> str:
     return BACKBONES[name][0] if name in BACKBONES else name
 
 
-def backbone_config(name: str, local_files_only: bool = False) -> PreTrainedConfig:
+def backbone_config(name: str) -> PreTrainedConfig:
     """A config :func:`build_backbone` turns into four stages (strides 4, 8, 16, 32).
 
     Short names build the config locally; anything else is read with ``AutoConfig.from_pretrained``
@@ -134,13 +134,13 @@ def backbone_config(name: str, local_files_only: bool = False) -> PreTrainedConf
     """
     if name in BACKBONES:
         return BACKBONES[name][1]()
-    config = AutoConfig.from_pretrained(name, local_files_only=local_files_only)
+    config = AutoConfig.from_pretrained(name)
     if not isinstance(config, ViTConfig):
         config.out_features = STAGES
     return config
 
 
-def load_backbone_weights(backbone: nn.Module, name: str, local_files_only: bool = False) -> None:
+def load_backbone_weights(backbone: nn.Module, name: str) -> None:
     """Copy the weights of ``name``'s backbone (Hub id or folder) into ``backbone``.
 
     Every weight must match, except a classification checkpoint's head (``classifier.*``, unused) and
@@ -152,12 +152,7 @@ def load_backbone_weights(backbone: nn.Module, name: str, local_files_only: bool
     target: PreTrainedModel = backbone.vit if isinstance(backbone, ViTPyramid) else backbone
     options = {"add_pooling_layer": False} if isinstance(backbone, ViTPyramid) else {}
     pretrained, info = type(target).from_pretrained(
-        source,
-        config=target.config,
-        use_safetensors=True,
-        output_loading_info=True,
-        local_files_only=local_files_only,
-        **options,
+        source, config=target.config, use_safetensors=True, output_loading_info=True, **options
     )
     allowed = {"missing_keys": BACKBONE_ONLY_KEYS, "unexpected_keys": CLASSIFIER_KEYS, "mismatched_keys": ()}
     wrong = {

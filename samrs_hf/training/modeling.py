@@ -159,19 +159,14 @@ def build_sep_model(
     heads: dict[str, list[str]],
     pretrained_backbone: bool = True,
     decoder_channels: int = 512,
-    local_files_only: bool = False,
 ) -> SepModel:
-    """A fresh SEP model; with ``pretrained_backbone`` the backbone weights come from ``backbone``'s Hub id/folder
-    (from the local Hugging Face cache only, with ``local_files_only``)."""
+    """A fresh SEP model; with ``pretrained_backbone`` the backbone weights come from ``backbone``'s Hub id/folder."""
     config = SepConfig(
-        backbone_config=backbone_config(backbone, local_files_only),
-        decoder=decoder,
-        decoder_channels=decoder_channels,
-        heads=heads,
+        backbone_config=backbone_config(backbone), decoder=decoder, decoder_channels=decoder_channels, heads=heads
     )
     model = SepModel(config)
     if pretrained_backbone:
-        load_backbone_weights(model.backbone, backbone, local_files_only)
+        load_backbone_weights(model.backbone, backbone)
     return model
 
 
