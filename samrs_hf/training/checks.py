@@ -25,6 +25,9 @@ HUB_TIMEOUT_S = 3.0
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 """Either file means a (possibly sharded) safetensors checkpoint."""
 
+MIN_MICRO_BATCH = {"upernet": 2, "unet": 1}
+"""Samples a training micro-batch needs per decoder: UperNet's pyramid pooling batch-normalises 1x1 maps."""
+
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'X'?)`` for the closest of ``choices`` (difflib), or ``""``."""
@@ -75,10 +78,6 @@ def check_batch_size(batch_size: int, processes: int, accumulation: int, per_mic
             f"step(s): {why} needs at least {per_micro_batch} sample(s) per micro-batch; use --batch-size {needed} "
             "or more, or fewer processes / --gradient-accumulation-steps"
         )
-
-
-MIN_MICRO_BATCH = {"upernet": 2, "unet": 1}
-"""Samples a training micro-batch needs per decoder: UperNet's pyramid pooling batch-normalises 1x1 maps."""
 
 
 def check_backbone(name: str) -> None:
