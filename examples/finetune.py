@@ -4,18 +4,14 @@
         --init SEP_CHECKPOINT_OR_ID
 
 Potsdam: OA, per-class F1 and mF1 (clutter ignored); iSAID: per-class IoU and mIoU (15 object classes).
-The same flags work with ``samrs finetune``.
+The same flags work with ``samrs finetune``. A mistake in them (or data / weights that cannot be
+loaded) ends the run at once with one ``error:`` line.
 """
 
-from transformers import HfArgumentParser
+import sys
 
+from samrs_hf.training.checks import run_training
 from samrs_hf.training.finetune import FinetuneArguments, finetune
 
-
-def main() -> None:
-    (args,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses()
-    finetune(args)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_training(FinetuneArguments, finetune))

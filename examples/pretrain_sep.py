@@ -5,18 +5,14 @@
 
 ``--batch-size`` is the global batch per optimisation step (split over processes and
 ``--gradient-accumulation-steps``); each subset gets ``int(B * L_i / sum L)`` of it (at least 1).
-The same flags work with ``samrs pretrain``.
+The same flags work with ``samrs pretrain``. A mistake in them (or data / weights that cannot be
+loaded) ends the run at once with one ``error:`` line.
 """
 
-from transformers import HfArgumentParser
+import sys
 
+from samrs_hf.training.checks import run_training
 from samrs_hf.training.pretrain import SepArguments, pretrain
 
-
-def main() -> None:
-    (args,) = HfArgumentParser(SepArguments).parse_args_into_dataclasses()
-    pretrain(args)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_training(SepArguments, pretrain))

@@ -19,10 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transformers import HfArgumentParser
-
+    from samrs_hf.training.checks import run_training
     from samrs_hf.training.finetune import FinetuneArguments, finetune
 
-    (options,) = HfArgumentParser(FinetuneArguments, prog="samrs finetune").parse_args_into_dataclasses(args.flags)
-    finetune(options)
-    return 0
+    return run_training(FinetuneArguments, finetune, prog="samrs finetune", argv=args.flags)

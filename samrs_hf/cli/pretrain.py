@@ -19,10 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from transformers import HfArgumentParser
-
+    from samrs_hf.training.checks import run_training
     from samrs_hf.training.pretrain import SepArguments, pretrain
 
-    (options,) = HfArgumentParser(SepArguments, prog="samrs pretrain").parse_args_into_dataclasses(args.flags)
-    pretrain(options)
-    return 0
+    return run_training(SepArguments, pretrain, prog="samrs pretrain", argv=args.flags)

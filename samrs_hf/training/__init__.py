@@ -1,13 +1,23 @@
 """Segmentation pre-training (SEP) on SAMRS and fine-tuning: models, data, Accelerate loops.
 
 modeling.py   :class:`SepModel` (backbone + decoder + one head per subset), a transformers model
-backbones.py  backbone configs and ImageNet weights;  decoders.py  UperNet and the paper's UNet
+backbones.py  backbone configs, the ViT pyramid and ImageNet weights;  decoders.py  UperNet and the paper's UNet
 sampling.py   proportional per-subset batches;  augment.py  the official augmentations
 data.py       samples from SAMRS folders and fine-tuning scenes, per-step batches
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
+checks.py     up-front checks of the training options, one-line errors
+
+Importing this package registers ``SepConfig`` / ``SepModel`` with ``AutoConfig`` / ``AutoModel``, so
+``AutoModel.from_pretrained`` loads SEP models with this package's code (no ``trust_remote_code``).
 """
 
+from transformers import AutoConfig, AutoModel
+
 from samrs_hf._lazy import lazy_exports
+from samrs_hf.training.modeling import SepConfig, SepModel
+
+AutoConfig.register(SepConfig.model_type, SepConfig)
+AutoModel.register(SepConfig, SepModel)
 
 __getattr__, __all__ = lazy_exports(
     __name__,

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
 from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
+from samrs_hf.training.checks import (
+    MIN_MICRO_BATCH,
+    WEIGHTS_FILES,
+    check_batch_size,
+    check_choice,
+    check_folder_or_hub_id,
+    require_hub_files,
+)
 from samrs_hf.training.data import FractionSource, SceneTiles, fraction_indices
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
@@ -29,6 +38,27 @@ class FinetuneArguments(LoopArguments):
     learning_rate: float | None = 6e-5
     eval_steps: int = 8000
 
+    def validate(self) -> None:
+        """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""
+        check_choice("--dataset", self.dataset, DATASETS, "fine-tuning dataset")
+        if not self.root:
+            raise ValueError("--root is required: give the dataset folder (released or mmsegmentation layout)")
+        if not Path(self.root).is_dir():
+            raise FileNotFoundError(f"--root: {self.root!r} is no folder here; give the {self.dataset} dataset folder")
+        check_folder_or_hub_id("--init", self.init, "a SEP model folder (samrs pretrain's --output-dir) or a Hub id")
+        if not 0 < self.train_fraction <= 1:
+            raise ValueError(f"--train-fraction must be in (0, 1], got {self.train_fraction}")
+        if self.max_steps < 1:
+            raise ValueError(f"--max-steps must be at least 1, got {self.max_steps}")
+
+
+def require_init(init: str) -> None:
+    """Make sure the SEP model ``init`` is a folder, or cached / downloadable from the Hub."""
+    if not Path(init).is_dir():
+        require_hub_files(
+            init, [("config.json",), WEIGHTS_FILES], f"--init {init}", "pass --init PATH to a local SEP model folder"
+        )
+
 
 def load_for_finetuning(init: str, spec: SegDatasetSpec) -> SepModel:
     """The SEP model at ``init`` (safetensors) with its heads replaced by one fresh head for ``spec``."""
@@ -49,18 +79,27 @@ def scorer(spec: SegDatasetSpec):
 
 
 def finetune(args: FinetuneArguments) -> list[dict]:
-    """Fine-tune ``args.init`` on ``args.dataset``; returns the per-step log with the evaluation scores."""
-    if args.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
-    if not args.root or not args.init:
-        raise ValueError("--root (dataset folder) and --init (SEP model folder or Hub id) are required")
+    """Fine-tune ``args.init`` on ``args.dataset``; returns the per-step log with the evaluation scores.
+
+    The options and the availability of ``args.init`` are checked before any scene is read.
+    """
+    args.validate()
     spec = DATASETS[args.dataset]
     accelerator = make_accelerator(args)
+    require_init(args.init)
+    model = load_for_finetuning(args.init, spec)
+    decoder = model.config.decoder
+    check_batch_size(
+        args.batch_size,
+        accelerator.num_processes,
+        args.gradient_accumulation_steps,
+        MIN_MICRO_BATCH[decoder],
+        f"the {decoder} decoder",
+    )
     tiles = SceneTiles(find_scenes(args.root, args.train_split, spec), spec, args.tile_size, args.tile_stride)
     train = FractionSource(tiles, fraction_indices(len(tiles), args.train_fraction, args.seed))
     evaluation = SceneTiles(find_scenes(args.root, args.eval_split, spec), spec, args.crop_size)
     accelerator.print(f"{spec.name}: {len(train)} of {len(tiles)} training tiles, {len(evaluation)} evaluation tiles")
-    model = load_for_finetuning(args.init, spec)
     return fit(
         accelerator,
         args,

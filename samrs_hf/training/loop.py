@@ -252,7 +252,8 @@ def save_final(
         "gradient accumulation": args.gradient_accumulation_steps,
         "mixed precision": accelerator.mixed_precision,
     }
-    model_card(net, dataset_name, recipe, scores).save(Path(args.output_dir) / "README.md")
+    card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID")
+    card.save(Path(args.output_dir) / "README.md")
     for name, value in scores.items():
         print(f"{name:40s} {value:6.2f}")
     print(f"saved the model and its card to {args.output_dir}")

@@ -2,8 +2,13 @@
 
 ``SepModel`` is a transformers ``PreTrainedModel``, so ``save_pretrained`` writes safetensors and a
 ``config.json`` (backbone config included), and ``from_pretrained`` / ``push_to_hub`` work as for
-any transformers model; importing this module registers both with ``AutoConfig`` / ``AutoModel``.
-Logits come back at the input size.
+any transformers model. Logits come back at the input size.
+
+Saved models carry their code: ``save_pretrained`` copies this module and the modules it imports
+relatively (``backbones.py``, ``decoders.py``) and writes their ``auto_map``, so
+``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` works with only torch and
+transformers installed. These modules therefore import nothing but torch, transformers and each other.
+``import samrs_hf.training`` registers the classes with ``AutoConfig`` / ``AutoModel`` instead.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import AutoBackbone, AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
+from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
-from samrs_hf.classes import IGNORE_INDEX
-from samrs_hf.training.backbones import STAGES, backbone_config, load_backbone_weights
-from samrs_hf.training.decoders import build_decoder
+from .backbones import STAGES, backbone_config, build_backbone, load_backbone_weights
+from .decoders import build_decoder
+
+IGNORE_INDEX = 255
+"""Label value that never contributes to the loss (SAMRS's unlabelled pixels)."""
 
 
 @strict
@@ -79,7 +86,7 @@ class SepModel(PreTrainedModel):
         super().__init__(config)
         if not config.heads:
             raise ValueError("SepConfig.heads is empty: give at least one subset and its class names")
-        self.backbone = AutoBackbone.from_config(config.backbone_config)
+        self.backbone = build_backbone(config.backbone_config)
         self.decoder = build_decoder(
             config.decoder, list(self.backbone.channels), config.decoder_channels, tuple(config.pool_scales)
         )
@@ -163,5 +170,5 @@ def build_sep_model(
     return model
 
 
-AutoConfig.register(SepConfig.model_type, SepConfig)
-AutoModel.register(SepConfig, SepModel)
+SepConfig.register_for_auto_class()
+SepModel.register_for_auto_class("AutoModel")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
+from samrs_hf.training.backbones import BACKBONES
+from samrs_hf.training.checks import (
+    MIN_MICRO_BATCH,
+    check_backbone,
+    check_batch_size,
+    check_choice,
+    check_folder_or_hub_id,
+    require_backbone,
+)
 from samrs_hf.training.data import HubSegSource, load_samrs, samrs_classes
 from samrs_hf.training.decoders import DECODERS
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
@@ -25,10 +35,29 @@ class SepArguments(LoopArguments):
     )
     train_split: str = "train"
     eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
-    backbone: str = field(default="resnet-50", metadata={"help": "resnet-50, swin-t, convnext-t, or a model id/folder"})
-    pretrained_backbone: bool = field(default=True, metadata={"help": "load the backbone's ImageNet weights"})
+    backbone: str = field(default="resnet-50", metadata={"help": f"{', '.join(BACKBONES)}, or a model folder / Hub id"})
+    pretrained_backbone: bool = field(
+        default=True,
+        metadata={"help": "load the backbone's ImageNet weights (pass --no-pretrained-backbone for random weights)"},
+    )
     decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})
     decoder_channels: int = 512
+
+    def validate(self, num_processes: int = 1) -> None:
+        """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""
+        if not self.configs:
+            raise ValueError(f"--configs: give at least one of {', '.join(SUBSETS)}")
+        for config in self.configs:
+            check_choice("--configs", config, SUBSETS, "SAMRS config")
+        check_folder_or_hub_id("--dataset", self.dataset, "the SAMRS folder written by `samrs build` or a Hub id")
+        check_backbone(self.backbone)
+        check_choice("--decoder", self.decoder, DECODERS, "decoder")
+        if self.max_steps < 1:
+            raise ValueError(f"--max-steps must be at least 1, got {self.max_steps}")
+        minimum = MIN_MICRO_BATCH[self.decoder]
+        check_batch_size(
+            self.batch_size, num_processes, self.gradient_accumulation_steps, minimum, f"the {self.decoder} decoder"
+        )
 
 
 def load_eval_subsets(args: SepArguments) -> dict[str, HubSegSource]:
@@ -50,8 +79,13 @@ def miou_scores(matrices: dict[str, ConfusionMatrix]) -> dict[str, float]:
 
 
 def pretrain(args: SepArguments) -> list[dict]:
-    """Run SEP pre-training; returns the per-step log (losses, learning rate, eval mIoU)."""
+    """Run SEP pre-training; returns the per-step log (losses, learning rate, eval mIoU).
+
+    The options and the availability of the backbone's weights are checked before any data is read.
+    """
     accelerator = make_accelerator(args)
+    args.validate(accelerator.num_processes)
+    require_backbone(args.backbone, args.pretrained_backbone)
     train = load_samrs(args.dataset, args.configs, args.train_split)
     batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
     accelerator.print(f"per-subset batch sizes: {batch_sizes}")

@@ -15,8 +15,11 @@ def _scores_table(scores: dict[str, float]) -> str:
     return f"| metric | value |\n|---|---|\n{rows}" if scores else "No evaluation was run."
 
 
-def model_card(model: SepModel, dataset: str, recipe: dict, scores: dict[str, float]) -> ModelCard:
-    """A card naming the architecture, heads, training recipe and evaluation scores."""
+def model_card(
+    model: SepModel, dataset: str, recipe: dict, scores: dict[str, float], repo_id: str = "PATH_OR_ID"
+) -> ModelCard:
+    """A card naming the architecture, heads, training recipe and evaluation scores, and the two ways to
+    load the model (its own code with ``trust_remote_code=True``, or samrs-hf's classes)."""
     config = model.config
     hub_dataset = None if Path(dataset).exists() else [dataset]  # a local folder is no Hub id
     data = ModelCardData(
@@ -49,12 +52,26 @@ Data: `{dataset}`.
 
 ## Use
 
-```python
-from samrs_hf.training import SepModel
+The model's code travels with it (`modeling.py`, `backbones.py`, `decoders.py`), so only `torch` and
+`transformers` are needed:
 
-model = SepModel.from_pretrained("PATH_OR_ID")
+```python
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)
 logits = model(pixel_values, head="{next(iter(config.heads))}").logits  # ImageNet-normalised RGB input
 ```
+
+With samrs-hf installed, its own classes load the model, no remote code run:
+
+```python
+import samrs_hf  # registers SepModel with AutoModel
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("{repo_id}")
+```
+
+Logits come back at the input size, one channel per class of the head.
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 

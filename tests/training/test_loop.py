@@ -140,6 +140,7 @@ def test_accelerate_launch_two_cpu_processes_bf16_accumulation(tiny, tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("per-subset batch sizes: {'sota': 4, 'sior': 2, 'fast': 6}") == 1  # main process only
+    assert result.stdout.count(f"saved the model and its card to {out}") == 1
     assert json.loads((out / "config.json").read_text())["decoder"] == "unet"
     card = (out / "README.md").read_text()
     assert "eval/sota/mIoU" in card  # confusion matrices reduced over both processes
