@@ -7,17 +7,12 @@ data.py       samples from SAMRS folders and fine-tuning scenes, per-step batche
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
 checks.py     up-front checks of the training options, one-line errors
 
-Importing this package registers ``SepConfig`` / ``SepModel`` with ``AutoConfig`` / ``AutoModel``, so
-``AutoModel.from_pretrained`` loads SEP models with this package's code (no ``trust_remote_code``).
+``import samrs_hf`` registers ``SepConfig`` / ``SepModel`` with ``AutoConfig`` / ``AutoModel`` (see
+:mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` loads SEP models with this package's
+code (no ``trust_remote_code``).
 """
 
-from transformers import AutoConfig, AutoModel
-
 from samrs_hf._lazy import lazy_exports
-from samrs_hf.training.modeling import SepConfig, SepModel
-
-AutoConfig.register(SepConfig.model_type, SepConfig)
-AutoModel.register(SepConfig, SepModel)
 
 __getattr__, __all__ = lazy_exports(
     __name__,

@@ -11,16 +11,10 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import huggingface_hub
-from huggingface_hub import HfApi, try_to_load_from_cache
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-from huggingface_hub.utils import validate_repo_id
 from transformers import HfArgumentParser
 
+from samrs_hf.checkpoints import is_hub_id, require_hub_files
 from samrs_hf.training.backbones import BACKBONES
-
-HUB_TIMEOUT_S = 3.0
-"""How long the reachability probe waits for the Hub (it answers in well under a second when online)."""
 
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 """Either file means a (possibly sharded) safetensors checkpoint."""
@@ -41,17 +35,6 @@ def check_choice(flag: str, value: str, choices: Iterable[str], what: str) -> No
     if value not in choices:
         hint = did_you_mean(value, choices)
         raise ValueError(f"{flag}: unknown {what} {value!r}{hint}; choose from {', '.join(choices)}")
-
-
-def is_hub_id(value: str) -> bool:
-    """Whether ``value`` reads as a Hub repo id ``ORG/NAME`` (not a path like ``./x``, ``/x`` or ``a/b/c``)."""
-    if value.count("/") != 1 or value.startswith((".", "/", "~")):
-        return False
-    try:
-        validate_repo_id(value)
-    except HFValidationError:
-        return False
-    return True
 
 
 def check_folder_or_hub_id(flag: str, value: str, what: str) -> None:
@@ -112,38 +95,6 @@ def require_backbone(name: str, pretrained: bool) -> None:
             f"the backbone {name}",
             f"pass --backbone {' / '.join(BACKBONES)} or a local folder",
         )
-
-
-def hub_reachable(repo_id: str) -> bool:
-    """Whether the Hub answers at all (any HTTP answer, even 404) within :data:`HUB_TIMEOUT_S`; ``False`` in
-    offline mode (``HF_HUB_OFFLINE``) without asking."""
-    if huggingface_hub.is_offline_mode():
-        return False
-    try:
-        HfApi().model_info(repo_id, timeout=HUB_TIMEOUT_S)
-    except HfHubHTTPError:
-        return True
-    except Exception:  # no answer: DNS, refused connection, timeout, proxy failure
-        return False
-    return True
-
-
-def is_cached(repo_id: str, filenames: Iterable[str]) -> bool:
-    """Whether one of ``filenames`` of ``repo_id`` is in the local Hugging Face cache."""
-    return any(isinstance(try_to_load_from_cache(repo_id, name), str) for name in filenames)
-
-
-def require_hub_files(repo_id: str, needs: list[tuple[str, ...]], what: str, fix: str) -> None:
-    """Make sure ``repo_id`` can be loaded: every group of ``needs`` (alternative file names) is in the local
-    cache (transformers then loads it even when the Hub is unreachable), or the Hub answers.
-
-    Otherwise ``OSError`` "cannot load WHAT: offline and not cached; FIX", at once: a download attempt would
-    retry for about 23 s (huggingface_hub 2.4) before failing with tracebacks.
-    """
-    if all(is_cached(repo_id, names) for names in needs) or hub_reachable(repo_id):
-        return
-    reason = "offline" if huggingface_hub.is_offline_mode() else f"{huggingface_hub.constants.ENDPOINT} unreachable"
-    raise OSError(f"cannot load {what}: {reason} and not cached; {fix}")
 
 
 def run_training(arguments: type, train: Callable, prog: str | None = None, argv: list[str] | None = None) -> int:

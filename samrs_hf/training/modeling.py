@@ -8,7 +8,7 @@ Saved models carry their code: ``save_pretrained`` copies this module and the mo
 relatively (``backbones.py``, ``decoders.py``) and writes their ``auto_map``, so
 ``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` works with only torch and
 transformers installed. These modules therefore import nothing but torch, transformers and each other.
-``import samrs_hf.training`` registers the classes with ``AutoConfig`` / ``AutoModel`` instead.
+``import samrs_hf`` registers the classes with ``AutoConfig`` / ``AutoModel`` instead.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from transformers import HfArgumentParser
 
+from samrs_hf.checkpoints import is_hub_id
 from samrs_hf.cli import main
-from samrs_hf.training.checks import is_hub_id, run_training
+from samrs_hf.training.checks import run_training
 from samrs_hf.training.finetune import FinetuneArguments, finetune
 from samrs_hf.training.pretrain import SepArguments, pretrain
 
@@ -185,8 +186,9 @@ def test_hub_ids(value, expected):
 
 
 def test_folders_and_random_short_names_need_no_hub(backbone_dir, monkeypatch):
+    from samrs_hf import checkpoints
     from samrs_hf.training import checks
 
-    monkeypatch.setattr(checks, "hub_reachable", lambda repo_id: pytest.fail(f"asked the Hub for {repo_id}"))
+    monkeypatch.setattr(checkpoints, "hub_reachable", lambda repo_id: pytest.fail(f"asked the Hub for {repo_id}"))
     checks.require_backbone(str(backbone_dir), pretrained=True)
     checks.require_backbone("resnet-50", pretrained=False)

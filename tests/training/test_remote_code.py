@@ -1,5 +1,5 @@
 """Saved SEP models carry their code: they load with only torch + transformers (``trust_remote_code=True``),
-and with samrs-hf's own classes after ``import samrs_hf.training``."""
+and with samrs-hf's own classes after ``import samrs_hf``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
-from transformers import AutoModel, ResNetConfig, ViTConfig
+from transformers import ResNetConfig, ViTConfig
 
 from samrs_hf.training import SepConfig, SepModel
 from samrs_hf.training.backbones import STAGES
@@ -29,6 +30,7 @@ BACKBONE_CONFIGS = {
 LOAD_WITHOUT_SAMRS_HF = """
 import sys
 sys.modules["samrs_hf"] = None  # any import of samrs_hf raises ImportError
+import pytest
 import torch
 from transformers import AutoModel
 
@@ -77,10 +79,26 @@ def test_loads_in_a_python_without_samrs_hf(tmp_path):
         torch.testing.assert_close(loaded["logits"], expected)  # same weights; products may round apart by 1e-6
 
 
-def test_samrs_hf_classes_without_remote_code(tmp_path):
+@pytest.mark.parametrize("first", ["samrs_hf", "transformers"])
+def test_import_samrs_hf_is_enough_for_automodel_in_either_order(tmp_path, first):
+    """A fresh process: ``import samrs_hf`` before or after transformers, then AutoModel without remote code."""
     tiny_model("resnet", "unet").save_pretrained(tmp_path)
-    model = AutoModel.from_pretrained(tmp_path)  # registered by import samrs_hf.training; no trust_remote_code
-    assert type(model) is SepModel
+    second = "transformers" if first == "samrs_hf" else "samrs_hf"
+    script = (
+        f"import sys, {first}, {second}\n"
+        "from transformers import AutoModel\n"
+        f"model = AutoModel.from_pretrained({str(tmp_path)!r})\n"
+        "print(type(model).__module__, type(model).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.split() == ["samrs_hf.training.modeling", "SepModel"]
+
+
+def test_importing_samrs_hf_leaves_transformers_unloaded():
+    """``samrs --help`` and argument errors must not pay for transformers and torch."""
+    script = "import sys, samrs_hf, samrs_hf.cli; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_card_shows_both_ways_of_loading():
