@@ -1,8 +1,8 @@
 """The paper's prompt ablation (SAMRS Table 1) with its exact setting.
 
 SAM ViT-H (``facebook/sam-vit-huge``), the HRSC2016 test images that have pixel masks (124 in
-the release), every Table-1 prompt row; each image is encoded once. Writes ``ablation.md`` and
-``ablation.json`` (mIoU_I, mIoU_P, instances, and the paper's figures beside ours).
+the release), the 15 Table-1 rows in the paper's order; each image is encoded once. Writes
+``ablation.md`` and ``ablation.json`` (mIoU_I, mIoU_P, instances, and the paper's figures beside ours).
 
     python loading_scripts/ablate_hrsc2016.py /data/HRSC2016 runs/ablation_hrsc2016
 
@@ -12,22 +12,19 @@ runs the paper's ablation through the public API, as ``samrs ablate --prompts pa
 
 import argparse
 
-from samrs_hf.experiments.ablation import PAPER_PROMPTS, ablation_image_ids, run_ablation, write_ablation
-from samrs_hf.labeling import PromptSpec, SamLabeler
+from samrs_hf.experiments.ablation import ablation_image_ids, parse_rows, run_ablation, write_ablation
+from samrs_hf.labeling import SamLabeler
 from samrs_hf.sources import HRSC2016
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument(
-    "root", help="HRSC2016 folder (FullDataSet/ or AllImages/ + Annotations/ + Segmentations/, ImageSets/)"
-)
+parser.add_argument("root", help="HRSC2016 folder (FullDataSet/ or AllImages/ + Annotations/ + Segmentations/)")
 parser.add_argument("out", help="output folder")
 parser.add_argument("--model", default="facebook/sam-vit-huge", help="SAM checkpoint (default: the paper's)")
 args = parser.parse_args()
 
 source = HRSC2016(args.root)
 image_ids = ablation_image_ids(source, "test")
-results = run_ablation(source, SamLabeler(args.model), [PromptSpec.parse(p) for p in PAPER_PROMPTS], image_ids)
-markdown, _ = write_ablation(
-    args.out, results, {"model": args.model, "dataset": "HRSC2016 test", "images": len(image_ids)}
-)
+results = {args.model: run_ablation(source, SamLabeler(args.model), parse_rows("paper"), image_ids)}
+meta = {"models": args.model, "dataset": "HRSC2016 test", "images": len(image_ids)}
+markdown, _ = write_ablation(args.out, results, meta)
 print(markdown.read_text(encoding="utf-8"))

@@ -15,15 +15,20 @@ if TYPE_CHECKING:
 
 
 def add_sam_arguments(
-    parser: argparse.ArgumentParser, default_model: str, device_help: str = "cuda if available", decoding: bool = True
+    parser: argparse.ArgumentParser,
+    default_model: str,
+    device_help: str = "cuda if available",
+    decoding: bool = True,
+    several_models: bool = False,
 ) -> None:
     """``--model --device --dtype --prompt-batch-size --compile`` (and with ``decoding`` the mask-quality
-    options ``--multimask --refine --clip-rbox``): how a command loads and runs SAM."""
-    parser.add_argument(
-        "--model",
-        default=default_model,
-        help="SAM, SAM-HQ or SAM 2 checkpoint: Hub id or local folder (default: %(default)s)",
-    )
+    options ``--multimask --refine --clip-rbox``): how a command loads and runs SAM. With ``several_models``
+    ``--model`` may be repeated (a list, ``None`` when not given)."""
+    what = "SAM, SAM-HQ or SAM 2 checkpoint: Hub id or local folder"
+    if several_models:
+        parser.add_argument("--model", action="append", help=f"{what}; repeat for several (default: {default_model})")
+    else:
+        parser.add_argument("--model", default=default_model, help=f"{what} (default: %(default)s)")
     parser.add_argument("--device", default=None, help=f"torch device (default: {device_help})")
     parser.add_argument("--dtype", default=None, help="model precision: fp32 (default, the paper's), bf16 or fp16")
     parser.add_argument(

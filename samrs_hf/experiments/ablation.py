@@ -1,17 +1,17 @@
 """The paper's prompt ablation (SAMRS Table 1): which SAM prompt recovers the true masks best.
 
-On the HRSC2016 test images that have pixel masks, every object is prompted with each prompt
-combination; each predicted mask is compared with that object's own ground-truth mask and the
-results are summarised as ``mIoU_I`` (mean of per-instance IoU) and ``mIoU_P`` (sum of
-intersections over sum of unions), see :class:`samrs_hf.metrics.instance.InstanceIoU`. Each image is
-encoded by SAM once; all prompt variants are decoded from that one embedding.
+On the HRSC2016 test images that have pixel masks, every object is prompted with each row's
+prompt; each predicted mask is compared with that object's own ground-truth mask and the results
+are summarised as ``mIoU_I`` (mean of per-instance IoU) and ``mIoU_P`` (sum of intersections over
+sum of unions), see :class:`samrs_hf.metrics.instance.InstanceIoU`. Each image is encoded once per
+model; all rows are decoded from that one embedding.
 
-:data:`PAPER_PROMPTS` lists 15 rows. The six single-prompt rows are the paper's, with the figures
-it reports for five of them (:data:`PAPER_FIGURES`). The combination rows are *reconstructed*:
-the exact rows of Table 1 could not be retrieved while writing this module, so the list holds
-the six basic prompts, the center point added to each of the other five, each box with the
-mask prompt(s) of its own geometry (``hbox+hbox_m``, ``rhbox+rbox_m``, ``rhbox+rhbox_m``) and
-the paper's ``cp+rhbox+rhbox_m``. Any other list can be run with ``prompts="hbox,cp+hbox"``.
+A row is ``PROMPT[@OPTION...]``: a prompt of :mod:`samrs_hf.labeling.prompts` (``cp+rhbox``) and
+optional :class:`~samrs_hf.labeling.labeler.Decoding` options (``hbox@best``, ``hbox@refine1``,
+``rhbox@clip2``). Several models fill one table, a column group each; the paper's figures stand
+beside them.
+
+:data:`~samrs_hf.experiments.table1.PAPER_TABLE1` holds the paper's Table 1 as published.
 """
 
 from __future__ import annotations
@@ -24,61 +24,43 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from samrs_hf.labeling.labeler import SamLabeler
-from samrs_hf.labeling.prompts import PromptSpec
+from samrs_hf.experiments.table1 import PAPER_MODEL, PAPER_TABLE1, PaperRow, paper_table_markdown
+from samrs_hf.labeling.labeler import SamLabeler, parse_row
 from samrs_hf.metrics.instance import InstanceIoU
 from samrs_hf.sources.hrsc2016 import HRSC2016
 
 __all__ = [
-    "PAPER_FIGURES",
-    "PAPER_PROMPTS",
+    "PAPER_TABLE1",
+    "PaperRow",
     "ablation_image_ids",
     "ablation_markdown",
-    "parse_prompt_list",
+    "paper_table_markdown",
+    "parse_rows",
     "run_ablation",
     "score_image",
     "write_ablation",
 ]
 
-PAPER_PROMPTS: tuple[str, ...] = (
-    "cp",
-    "hbox",
-    "rhbox",
-    "hbox_m",
-    "rbox_m",
-    "rhbox_m",
-    "cp+hbox",
-    "cp+rhbox",
-    "cp+hbox_m",
-    "cp+rbox_m",
-    "cp+rhbox_m",
-    "hbox+hbox_m",
-    "rhbox+rbox_m",
-    "rhbox+rhbox_m",
-    "cp+rhbox+rhbox_m",
-)
-"""The 15 ablation rows (combinations reconstructed, see the module docstring)."""
 
-PAPER_FIGURES: dict[str, tuple[float, float]] = {
-    "hbox": (89.97, 79.40),
-    "rhbox": (88.85, 76.42),
-    "cp": (16.14, 2.72),
-    "hbox_m": (40.54, 36.71),
-    "rbox_m": (65.54, 59.78),
-}
-"""``(mIoU_I, mIoU_P)`` in % reported by the paper for SAM ViT-H on the 124 HRSC2016 test images."""
+_PAPER = {row.prompt: row for row in PAPER_TABLE1}
 
 
-def parse_prompt_list(text: str) -> list[PromptSpec]:
-    """``"paper"`` -> :data:`PAPER_PROMPTS`; otherwise a comma list such as ``"hbox,rhbox,cp+hbox"``."""
-    names = PAPER_PROMPTS if text.strip().lower() == "paper" else [t for t in text.split(",") if t.strip()]
-    if not names:
-        raise ValueError(f"no prompt in {text!r}; give 'paper' or a comma list such as 'hbox,cp+rhbox'")
-    specs = [PromptSpec.parse(name) for name in names]
-    duplicates = {str(s) for s in specs if specs.count(s) > 1}
-    if duplicates:
-        raise ValueError(f"prompt list {text!r} repeats {sorted(duplicates)}")
-    return specs
+def parse_rows(text: str) -> list[str]:
+    """A comma list of rows (``PROMPT[@OPTION...]``), where ``paper`` stands for the paper's 15 rows in
+    order: e.g. ``"paper,hbox@best,hbox@refine1"``. Rows are returned in a canonical spelling."""
+    rows = []
+    for item in (t.strip() for t in text.split(",")):
+        if item.lower() == "paper":
+            rows += [row.prompt for row in PAPER_TABLE1]
+        elif item:
+            spec, decoding = parse_row(item)
+            rows.append("@".join(filter(None, (str(spec), str(decoding)))))
+    if not rows:
+        raise ValueError(f"no row in {text!r}; give 'paper' or a comma list such as 'hbox,cp+rhbox,hbox@best'")
+    repeated = sorted({row for row in rows if rows.count(row) > 1})
+    if repeated:
+        raise ValueError(f"--prompts {text!r} repeats {', '.join(repeated)}")
+    return rows
 
 
 def score_image(
@@ -104,18 +86,15 @@ def ablation_image_ids(source: HRSC2016, split: str = "test") -> list[str]:
 
 
 def run_ablation(
-    source: HRSC2016,
-    labeler: SamLabeler,
-    prompts: Sequence[PromptSpec],
-    image_ids: Sequence[str],
-    progress: bool = True,
+    source: HRSC2016, labeler: SamLabeler, rows: Sequence[str], image_ids: Sequence[str], progress: bool = True
 ) -> dict[str, InstanceIoU]:
-    """Score every prompt on ``image_ids``: one SAM encoding per image, all prompts decoded from it.
+    """Score every row with one model on ``image_ids``: one encoding per image, every row decoded from it.
 
     Only objects with a ground-truth mask are prompted.
     """
-    results = {str(spec): InstanceIoU() for spec in prompts}
-    for image_id in tqdm(image_ids, desc="ablation", unit="image", disable=not progress):
+    parsed = {row: parse_row(row) for row in rows}
+    results = {row: InstanceIoU() for row in rows}
+    for image_id in tqdm(image_ids, desc=f"ablation [{labeler.model_id}]", unit="image", disable=not progress):
         record = source.load(image_id)
         scored = [(obj, mask) for obj, mask in zip(record.objects, source.gt_masks(record)) if mask is not None]
         if not scored:
@@ -123,48 +102,67 @@ def run_ablation(
         objects, gt_masks = zip(*scored)
         image = record.read()
         encoding = labeler.encode(image)
-        for spec in prompts:
-            labeled = labeler.label_objects(image, objects, spec, encoding=encoding)
-            score_image(results[str(spec)], ((m.index, m.mask) for m in labeled), gt_masks)
+        for row, (spec, decoding) in parsed.items():
+            labeled = labeler.label_objects(image, objects, spec, encoding=encoding, decoding=decoding)
+            score_image(results[row], ((m.index, m.mask) for m in labeled), gt_masks)
     return results
-
-
-def _row(prompt: str, meter: InstanceIoU, paper: dict[str, tuple[float, float]]) -> dict:
-    row = {"prompt": prompt, **meter.as_dict()}
-    row["paper_mIoU_I"], row["paper_mIoU_P"] = paper.get(prompt, (None, None))
-    return row
 
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
-def ablation_markdown(results: dict[str, InstanceIoU], paper: dict[str, tuple[float, float]] = PAPER_FIGURES) -> str:
-    """The results as a Markdown table, with the paper's figures where it gives them."""
-    lines = [
-        "| prompt | mIoU_I | mIoU_P | instances | paper mIoU_I | paper mIoU_P |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for prompt, meter in results.items():
-        row = _row(prompt, meter, paper)
-        lines.append(
-            f"| `{prompt}` | {_fmt(row['mIoU_I'])} | {_fmt(row['mIoU_P'])} | {row['instances']} "
-            f"| {_fmt(row['paper_mIoU_I'])} | {_fmt(row['paper_mIoU_P'])} |"
-        )
+def ablation_markdown(results: dict[str, dict[str, InstanceIoU]]) -> str:
+    """``results[model][row]`` as one Markdown table: the paper's figures (SAM ViT-H) beside a column
+    group per model."""
+    models = list(results)
+    rows = list(dict.fromkeys(row for per_model in results.values() for row in per_model))
+    header = "| row | paper mIoU_I | paper mIoU_P | " + " | ".join(
+        f"{m} mIoU_I | {m} mIoU_P | {m} instances" for m in models
+    )
+    lines = [header + " |", "|---|" + "---:|" * (2 + 3 * len(models))]
+    for row in rows:
+        paper = _PAPER.get(row)
+        cells = [_fmt(paper and paper.miou_i), _fmt(paper and paper.miou_p)]
+        for model in models:
+            meter = results[model].get(row, InstanceIoU())
+            cells += [_fmt(meter.miou_i), _fmt(meter.miou_p), str(meter.instances)]
+        lines.append(f"| `{row}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_ablation(out_dir: str | Path, results: dict[str, InstanceIoU], meta: dict) -> tuple[Path, Path]:
-    """Write ``ablation.md`` (``meta`` as a header list, then the table) and ``ablation.json``."""
+def _figure(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def write_ablation(out_dir: str | Path, results: dict[str, dict[str, InstanceIoU]], meta: dict) -> tuple[Path, Path]:
+    """Write ``ablation.md`` (``meta`` as a header list, then the table) and ``ablation.json`` of
+    ``results[model][row]``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = "".join(f"- {key}: {value}\n" for key, value in meta.items())
+    note = f"Paper: SAMRS Table 1, {PAPER_MODEL} on the 124 HRSC2016 test images with masks (values in %).\n"
     markdown = out_dir / "ablation.md"
-    markdown.write_text(
-        f"# SAM prompt ablation (SAMRS Table 1)\n\n{header}\n{ablation_markdown(results)}", encoding="utf-8"
-    )
-    rows = [_row(prompt, meter, PAPER_FIGURES) for prompt, meter in results.items()]
-    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+    text = f"# SAM prompt ablation (SAMRS Table 1)\n\n{header}\n{note}\n{ablation_markdown(results)}"
+    markdown.write_text(text, encoding="utf-8")
+    rows = list(dict.fromkeys(row for per_model in results.values() for row in per_model))
+    records = []
+    for row in rows:
+        paper = _PAPER.get(row)
+        measured = {
+            model: {"mIoU_I": _figure(m.miou_i), "mIoU_P": _figure(m.miou_p), "instances": m.instances}
+            for model, per_model in results.items()
+            if (m := per_model.get(row)) is not None
+        }
+        records.append(
+            {
+                "row": row,
+                "paper": None
+                if paper is None
+                else {"group": paper.group, "mIoU_I": paper.miou_i, "mIoU_P": paper.miou_p},
+                "models": measured,
+            }
+        )
     path = out_dir / "ablation.json"
-    path.write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({**meta, "unit": "percent", "rows": records}, indent=2) + "\n", encoding="utf-8")
     return markdown, path

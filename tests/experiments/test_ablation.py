@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from samrs_hf.experiments.ablation import (
-    PAPER_FIGURES,
-    PAPER_PROMPTS,
+    PAPER_TABLE1,
     ablation_markdown,
-    parse_prompt_list,
+    parse_rows,
     score_image,
     write_ablation,
 )
@@ -16,22 +15,27 @@ from samrs_hf.labeling.prompts import PromptSpec
 from samrs_hf.metrics import InstanceIoU
 
 
-def test_paper_rows_are_fifteen_distinct_valid_prompts():
-    specs = parse_prompt_list("paper")
-    assert len(specs) == 15 == len({str(s) for s in specs})
-    assert [str(s) for s in specs] == [str(PromptSpec.parse(p)) for p in PAPER_PROMPTS]
-    assert set(PAPER_FIGURES) <= set(PAPER_PROMPTS)
-    assert {"cp+hbox", "hbox+hbox_m", "cp+rhbox+rhbox_m"} <= set(PAPER_PROMPTS)
+def test_paper_rows_are_table1_exactly(fixtures_dir):
+    lines = (fixtures_dir / "paper" / "table1_hrsc2016_prompts.tsv").read_text().splitlines()
+    table = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    assert [(r.group, r.prompt, r.miou_i, r.miou_p) for r in PAPER_TABLE1] == [
+        (group, prompt, float(i), float(p)) for group, prompt, i, p in table
+    ]
+    assert parse_rows("paper") == [prompt for _, prompt, _, _ in table]
+    assert all(str(PromptSpec.parse(r.prompt)) == r.prompt for r in PAPER_TABLE1)  # canonical spellings
 
 
-def test_prompt_list_from_text():
-    assert [str(s) for s in parse_prompt_list("hbox, rhbox ,cp+hbox")] == ["hbox", "rhbox", "cp+hbox"]
+def test_rows_from_text():
+    assert parse_rows("hbox, rhbox ,hbox+cp") == ["hbox", "rhbox", "cp+hbox"]
+    assert (
+        parse_rows("paper,hbox@refine1@best")[-1] == "hbox@best@refine1" and len(parse_rows("paper,rhbox@clip2")) == 16
+    )
     with pytest.raises(ValueError, match="unknown prompt"):
-        parse_prompt_list("hbox,obb")
-    with pytest.raises(ValueError, match="repeats"):
-        parse_prompt_list("hbox,hbox")
-    with pytest.raises(ValueError, match="no prompt"):
-        parse_prompt_list(" , ")
+        parse_rows("hbox,obb")
+    with pytest.raises(ValueError, match="repeats hbox"):
+        parse_rows("hbox,paper")
+    with pytest.raises(ValueError, match="no row"):
+        parse_rows(" , ")
 
 
 def _objects(rng, n=4, size=(40, 50)):
@@ -63,26 +67,37 @@ def test_objects_without_ground_truth_are_left_out():
     assert meter.instances == 3 and math.isclose(meter.miou_i, 200 / 3)
 
 
-def test_table_and_json(tmp_path):
+def test_table_puts_the_papers_figures_beside_each_models(tmp_path):
     good, empty = InstanceIoU(), InstanceIoU()
     good.update(np.ones((2, 2), bool), np.array([[1, 1], [0, 0]], bool))
-    results = {"hbox": good, "cp+hbox": empty}
+    results = {"m1": {"hbox": good, "hbox@best": empty}, "m2": {"hbox": empty, "hbox@best": good}}
     table = ablation_markdown(results)
-    assert "| `hbox` | 50.00 | 50.00 | 1 | 89.97 | 79.40 |" in table
-    assert "| `cp+hbox` | – | – | 0 | – | – |" in table
-    md, js = write_ablation(tmp_path, results, {"model": "m", "images": 1})
-    assert "- model: m" in md.read_text()
+    assert "| row | paper mIoU_I | paper mIoU_P | m1 mIoU_I | m1 mIoU_P | m1 instances | m2 mIoU_I" in table
+    assert "| `hbox` | 89.97 | 79.40 | 50.00 | 50.00 | 1 | – | – | 0 |" in table
+    assert "| `hbox@best` | – | – | – | – | 0 | 50.00 | 50.00 | 1 |" in table
+    md, js = write_ablation(tmp_path, results, {"models": "m1, m2", "images": 1})
+    assert "- models: m1, m2" in md.read_text() and "124 HRSC2016 test images" in md.read_text()
     data = json.loads(js.read_text())
-    assert data["images"] == 1
+    assert data["images"] == 1 and data["unit"] == "percent"
     assert data["rows"][0] == {
-        "prompt": "hbox",
-        "mIoU_I": 50.0,
-        "mIoU_P": 50.0,
-        "instances": 1,
-        "paper_mIoU_I": 89.97,
-        "paper_mIoU_P": 79.40,
+        "row": "hbox",
+        "paper": {"group": "hbox", "mIoU_I": 89.97, "mIoU_P": 79.40},
+        "models": {
+            "m1": {"mIoU_I": 50.0, "mIoU_P": 50.0, "instances": 1},
+            "m2": {"mIoU_I": None, "mIoU_P": None, "instances": 0},
+        },
     }
-    assert data["rows"][1]["mIoU_I"] is None
+    assert data["rows"][1]["paper"] is None
+
+
+def test_show_paper_needs_no_dataset(capsys):
+    from samrs_hf.cli import main
+
+    assert main(["ablate", "--show-paper"]) == 0
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) == 15 and "| point | `cp` | 16.14 | 2.72 |" in rows[0]
+    assert "| rhbox | `cp+rhbox+rhbox_m` | 49.24 | 39.03 |" in rows[-1] and "rhbox+rbox_m" not in printed
 
 
 @pytest.fixture
@@ -109,32 +124,21 @@ def hrsc_root(fixtures_dir, tmp_path):
     return root
 
 
-def test_samrs_ablate_end_to_end(hrsc_root, tiny_sam_dir, tmp_path, capsys):
+def test_samrs_ablate_end_to_end_with_two_models(hrsc_root, tiny_sam_dir, tmp_path, capsys):
     from samrs_hf.cli import main
+    from samrs_hf.experiments.tiny_sam import save_tiny_sam
 
+    other = save_tiny_sam(tmp_path / "other-sam", seed=3)
     out = tmp_path / "out"
-    code = main(
-        [
-            "ablate",
-            "--root",
-            str(hrsc_root),
-            "--model",
-            str(tiny_sam_dir),
-            "--prompts",
-            "paper",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-        ]
-    )
-    assert code == 0
+    argv = ["ablate", "--root", str(hrsc_root), "--model", str(tiny_sam_dir), "--model", str(other)]
+    assert main(argv + ["--prompts", "paper,hbox@best", "--out", str(out), "--device", "cpu"]) == 0
     data = json.loads((out / "ablation.json").read_text())
-    assert data["images"] == 1 and [r["prompt"] for r in data["rows"]] == list(PAPER_PROMPTS)
+    assert data["images"] == 1 and [r["row"] for r in data["rows"]] == parse_rows("paper") + ["hbox@best"]
     for row in data["rows"]:
-        assert row["instances"] == 1
-        assert 0 <= row["mIoU_I"] <= 100 and 0 <= row["mIoU_P"] <= 100
-    assert "| `cp+rhbox+rhbox_m` |" in (out / "ablation.md").read_text()
+        assert list(row["models"]) == [str(tiny_sam_dir), str(other)]
+        for measured in row["models"].values():
+            assert measured["instances"] == 1 and 0 <= measured["mIoU_I"] <= 100
+    assert "| `cp+rhbox+rhbox_m` | 49.24 | 39.03 |" in (out / "ablation.md").read_text()
     assert "ablation.json" in capsys.readouterr().out
 
 
@@ -148,9 +152,7 @@ def test_ablation_encodes_each_image_once(hrsc_root, tiny_sam_dir, monkeypatch):
     encode = labeler.encode
     monkeypatch.setattr(labeler, "encode", lambda image: calls.append(1) or encode(image))
     source = HRSC2016(hrsc_root)
-    results = run_ablation(
-        source, labeler, parse_prompt_list("hbox,rbox_m,cp+rhbox"), source.ablation_ids(), progress=False
-    )
+    results = run_ablation(source, labeler, parse_rows("hbox,rbox_m,cp+rhbox"), source.ablation_ids(), progress=False)
     assert len(calls) == 1 and all(m.instances == 1 for m in results.values())
     # same masks as labelling each prompt on its own
     from PIL import Image

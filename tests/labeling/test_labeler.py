@@ -181,7 +181,9 @@ def test_missing_models_fail_at_once_naming_the_option(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r"no weights \(\*\.safetensors"):
         SamLabeler(str(tmp_path / "empty"), device="cpu")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
-    with pytest.raises(ModelNotAvailableError, match=r"--model org/not-cached .*offline and not cached; pass --model PATH"):
+    with pytest.raises(
+        ModelNotAvailableError, match=r"--model org/not-cached .*offline and not cached; pass --model PATH"
+    ):
         SamLabeler("org/not-cached", device="cpu")
 
 
