@@ -20,54 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
+from common import PeakMemory, machine
 from PIL import Image
 from transformers import SamConfig
 
 from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.records import SourceObject
-
-
-class PeakMemory:
-    """Peak resident memory (CPU, sampled every 5 ms) or peak allocated CUDA memory during a block, in MiB."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.peak_mib = device, 0.0
-
-    @contextmanager
-    def measure(self):
-        process, stop = psutil.Process(), threading.Event()
-        peak = [process.memory_info().rss]
-
-        def sample():
-            while not stop.wait(0.005):
-                peak[0] = max(peak[0], process.memory_info().rss)
-
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            stop.set()
-            thread.join()
-            if self.device.type == "cuda":
-                self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
-            else:
-                self.peak_mib = peak[0] / 2**20
 
 
 def random_boxes(rng: np.random.Generator, n: int, size: int) -> list[SourceObject]:
@@ -225,15 +191,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"masks vs c: {agree}", flush=True)
     return {
         "agreement_with_c": agree,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_cores": psutil.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "device": str(device),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        },
+        "machine": machine(device),
         "settings": dict(
             vars(args),
             model="tiny random SAM" if args.quick else "SAM ViT-B sizes, random weights",

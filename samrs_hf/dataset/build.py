@@ -214,15 +214,16 @@ def _cpu_requested(options: BuildOptions) -> bool:
     return options.device == "cpu" or parse_flag_from_env("ACCELERATE_USE_CPU")
 
 
-def build_subset(options: BuildOptions) -> BuildSummary:
+def build_subset(options: BuildOptions, labeler: SamLabeler | None = None) -> BuildSummary:
     """Build (or resume) ``options.subset`` into ``options.out``; returns the summary of all processes.
 
+    ``labeler``: an already loaded one (its model, device, dtype and decoding replace the options').
     Raises ``ValueError`` when no tile of the subset could be written at all.
     """
     recipe = get_subset(options.subset)
     prompt = options.prompt or recipe.prompt
     state = PartialState(cpu=_cpu_requested(options))
-    labeler = SamLabeler(
+    labeler = labeler or SamLabeler(
         options.model,
         options.device or state.device,
         options.dtype,

@@ -38,12 +38,16 @@ evaluation with the same weights: float32 rounds at 2**-24 relative and the two 
 roundings each, so 2**-18 leaves a factor of about 8."""
 DENSE_WINDOW = 0.25
 """Share of the image above which the window is evaluated by PyTorch's full-resolution resize instead."""
+DENSE_RLE = 0.125
+"""Share of the image above which a window's RLE is encoded by pycocotools from a full Fortran-ordered copy."""
+_DENSE = object()
 
 
 @dataclass
 class MaskWindow:
     """A boolean mask of an image of ``size`` (height, width), kept as ``crop`` at rows ``y0:y0+h``,
-    columns ``x0:x0+w`` (all pixels outside are False)."""
+    columns ``x0:x0+w`` (all pixels outside are False). The window need not be tight: a mask resized
+    at full size on the CPU keeps the whole image rather than pay another pass to tighten it."""
 
     y0: int
     x0: int
@@ -85,6 +89,10 @@ class MaskWindow:
         positions where the padded column-major sequence changes value are the run boundaries.
         """
         height, width = self.size
+        if self.crop.size > DENSE_RLE * height * width:  # pycocotools' own pass is faster over most of the image
+            mask = np.zeros(self.size, dtype=np.uint8, order="F")
+            mask[self.slices] = self.crop
+            return {"size": [height, width], "counts": mask_utils.encode(mask)["counts"].decode("ascii")}
         padded = np.zeros((self.crop.shape[0] + 2, self.crop.shape[1]), dtype=bool)
         padded[1:-1] = self.crop
         flat = padded.T.ravel()
@@ -213,23 +221,28 @@ class SamFrame:
         samples touch no positive logit are not positive, and the window follows from the positive
         low-resolution cells. Inside it the resizes are evaluated in float64 with PyTorch's sampling
         rule; a pixel within :data:`ROUNDING_BOUND` (relative) of 0 could round to either side in
-        PyTorch's float32, so then the full-resolution PyTorch resize decides.
+        PyTorch's float32, so then (and for a window over most of the image) the full-resolution
+        PyTorch resize decides.
         """
+        window = self._sparse_window(low_res, size)
+        return self._full_windows(low_res[None], size)[0] if window is _DENSE else window
+
+    def _sparse_window(self, low_res: torch.Tensor, size: tuple[int, int]) -> MaskWindow | object | None:
+        """:meth:`mask_window` when the window path decides it, else :data:`_DENSE`."""
         low = low_res.float().cpu().numpy().astype(np.float64)
         positive = low > 0
         if not positive.any():
             return None
         rows, cols = np.flatnonzero(positive.any(1)), np.flatnonzero(positive.any(0))
-        bound = ROUNDING_BOUND * (1.0 + float(np.abs(low).max()))
         stages = self._stages(size)
         window = self._window(stages, (rows[0], rows[-1]), (cols[0], cols[-1]))
         if window is None:
             return None
         if len(window[0]) * len(window[1]) > DENSE_WINDOW * size[0] * size[1]:
-            return MaskWindow.tight(self.upscale(low_res, size), 0, 0, size)
+            return _DENSE
         values = self._evaluate(low, stages, *window)
-        if np.abs(values).min() <= bound:
-            return MaskWindow.tight(self.upscale(low_res, size), 0, 0, size)
+        if np.abs(values).min() <= ROUNDING_BOUND * (1.0 + float(np.abs(low).max())):
+            return _DENSE
         return MaskWindow.tight(values > 0, window[0].start, window[1].start, size)
 
     def _stages(self, size: tuple[int, int]) -> list[tuple[tuple[int, int], tuple[int, int], tuple[int, int]]]:
@@ -267,11 +280,24 @@ class SamFrame:
         return values
 
     def windows(self, low_res: torch.Tensor, size: tuple[int, int]) -> list[MaskWindow | None]:
-        """:meth:`mask_window` of each ``(n, *mask_size)`` map; on a GPU the chunk is resized at full
-        resolution on the device (the processor's own computation) and only the windows come back."""
-        if low_res.device.type == "cpu":
-            return [self.mask_window(mask, size) for mask in low_res]
+        """:meth:`mask_window` of each ``(n, *mask_size)`` map. The masks the window path cannot decide are
+        resized together at full resolution (one call, PyTorch's threads); on a GPU the whole chunk is,
+        on the device (the processor's own computation), and only the windows come back."""
+        if low_res.device.type != "cpu":
+            return self._full_windows(low_res, size)
+        out = [self._sparse_window(mask, size) for mask in low_res]
+        dense = [i for i, window in enumerate(out) if window is _DENSE]
+        if dense:
+            for i, window in zip(dense, self._full_windows(low_res[dense], size)):
+                out[i] = window
+        return out
+
+    def _full_windows(self, low_res: torch.Tensor, size: tuple[int, int]) -> list[MaskWindow | None]:
+        """Windows of ``(n, *mask_size)`` maps resized at full resolution, on their device: tight on a GPU
+        (only they come back), the whole image on the CPU (tightening would cost another pass)."""
         masks = self._upscale_logits(low_res[:, None].float(), size)[:, 0] > 0
+        if masks.device.type == "cpu":
+            return [MaskWindow(0, 0, mask, tuple(size)) if mask.any() else None for mask in masks.numpy()]
         rows, cols = masks.any(2), masks.any(1)
         height, width = size
         first_row = torch.where(rows.any(1), rows.float().argmax(1), height)

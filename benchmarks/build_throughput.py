@@ -1,0 +1,192 @@
+"""Build throughput: the whole ``samrs build`` against SAM alone on the same prompts, in one process.
+
+A dense DOTA-format scene (``--objects`` rotated boxes, mostly vehicles, over ``--size`` pixels:
+four overlapping 1024 tiles at the default 1848) is written to a temporary folder, unless
+``--root`` gives a real one (read with ``--split``, default ``all``). The labeler is loaded once,
+outside the timings (start-up excluded). Then, on the same tiles and prompts:
+
+  sam    SAM alone: the processor + image encoder per tile, and the mask decoder per prompt chunk
+  build  ``build_subset`` end to end: reading, tiling, prompts, SAM, mask upscaling, painting, RLE,
+         rows, PNG encoding and Parquet shards (the writer thread overlaps the labelling)
+  naive  the same build with every mask upscaled and RLE-encoded at full tile size (the way before
+         windowing: one ``post_process_masks`` per mask and pycocotools on a full-size copy)
+
+It reports images/s and instances/s, the overhead per instance outside SAM ((build - sam) /
+instances), build/sam and naive/build, and peak memory. A second part times one mask's
+post-processing for a compact mask (what a trained SAM returns for a box) and a dense one (what
+the tiny random SAM returns: a periodic pattern over half the tile), windowed and at full size.
+
+    python benchmarks/build_throughput.py --json benchmarks/build_cpu.json            # tiny random SAM
+    python benchmarks/build_throughput.py --model facebook/sam-vit-base --device cuda --dtype bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import PeakMemory, machine
+from PIL import Image
+
+from samrs_hf.dataset.build import BuildOptions, BuildSummary, build_subset, plan_tiles
+from samrs_hf.dataset.subsets import get_subset
+from samrs_hf.experiments.tiny_sam import save_tiny_sam
+from samrs_hf.geometry import rbox_to_polygon
+from samrs_hf.labeling.labeler import SamLabeler
+from samrs_hf.labeling.maps import encode_rle
+from samrs_hf.labeling.prompts import build_prompts
+from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.sources.base import object_from_polygon
+from samrs_hf.sources.dota import write_dota_labels
+
+
+def dense_scene(folder: Path, size: int, objects: int, seed: int = 0) -> Path:
+    """A DOTA-format scene of ``size`` x ``size`` px with ``objects`` rotated boxes: 85 % vehicles (10-40 px),
+    12 % ships and planes (40-120 px), 3 % large structures (150-300 px)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 255, (size // 40 + 2, size // 40 + 2, 3), dtype=np.uint8)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(coarse).resize((size, size), Image.Resampling.BILINEAR).save(folder / "images" / "P0000.png")
+    kinds = [("small-vehicle", 10, 40, 0.85), ("ship", 40, 120, 0.12), ("harbor", 150, 300, 0.03)]
+    labels = []
+    for category, low, high, share in kinds:
+        for _ in range(round(objects * share)):
+            length = rng.uniform(low, high)
+            width = length * rng.uniform(0.35, 0.6)
+            cx, cy = rng.uniform(length, size - length, 2)
+            polygon = rbox_to_polygon([cx, cy, length, width, rng.uniform(-np.pi, np.pi)])
+            labels.append(object_from_polygon(category, polygon))
+    write_dota_labels(folder / "labelTxt" / "P0000.txt", labels)
+    return folder
+
+
+def sam_alone(labeler: SamLabeler, options: BuildOptions) -> tuple[float, int]:
+    """Seconds of encoder + decoder calls over every planned tile, on the build's own prompts; and the prompts."""
+    recipe = get_subset(options.subset)
+    tiles = plan_tiles(recipe, options, BuildSummary())
+    work, step = [], labeler.prompt_batch_size
+    for planned in tiles:
+        image = planned.tile.scene.read().crop(planned.tile.box)
+        prompts = build_prompts(recipe.prompt, planned.tile.objects, (image.height, image.width), labeler.frame)
+        work.append((image, [prompts.chunk(start, start + step) for start in range(0, len(prompts), step)]))
+    start = time.perf_counter()
+    for image, chunks in work:
+        encoding = labeler.encode(image)
+        for inputs in chunks:
+            labeler.decode(encoding, inputs)
+    return time.perf_counter() - start, sum(len(p.tile.objects) for p in tiles)
+
+
+def timed_build(labeler: SamLabeler, options: BuildOptions, memory: PeakMemory) -> tuple[float, BuildSummary]:
+    start = time.perf_counter()
+    with memory.measure():
+        summary = build_subset(options, labeler)
+    return time.perf_counter() - start, summary
+
+
+@contextmanager
+def full_size_masks():
+    """The way before windowing, for the duration of the block: every mask upscaled at full tile size
+    (one ``post_process_masks`` per mask) and RLE-encoded by pycocotools from a full-size copy."""
+    windows, rle = SamFrame.windows, MaskWindow.rle
+    SamFrame.windows = lambda self, low, size: [MaskWindow(0, 0, self.upscale(m, size), size) for m in low]
+    MaskWindow.rle = lambda self: encode_rle(self.full())
+    try:
+        yield
+    finally:
+        SamFrame.windows, MaskWindow.rle = windows, rle
+
+
+def per_mask(frame: SamFrame, repeats: int = 20) -> dict:
+    """Milliseconds to turn one 256x256 logit map into a mask window + RLE on a 1024 tile, compact and dense."""
+    yy, xx = np.mgrid[0:256, 0:256]
+    maps = {
+        "compact (20x10 px object)": torch.from_numpy(np.where((abs(yy - 120) < 2) & (abs(xx - 80) < 3), 5.0, -8.0)),
+        "dense (periodic, half the tile)": torch.from_numpy(np.sin(xx * 1.3 + yy * 0.7) * 3).float(),
+    }
+    out = {}
+    for name, low in maps.items():
+        low = low.float()
+        for way, fn in {
+            "windowed": lambda low=low: frame.windows(low[None], (1024, 1024))[0].rle(),
+            "full size": lambda low=low: encode_rle(frame.upscale(low, (1024, 1024))),
+        }.items():
+            fn()
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            out[f"{name}, {way}"] = 1000 * (time.perf_counter() - start) / repeats
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = args.model or str(save_tiny_sam(tmp / "tiny-sam"))
+        root = Path(args.root) if args.root else dense_scene(tmp / "raw", args.size, args.objects)
+        labeler = SamLabeler(model, device, args.dtype, args.prompt_batch_size)
+        memory = PeakMemory(device)
+
+        def options(out: str) -> BuildOptions:
+            return BuildOptions("sota", root, tmp / out, model=model, splits=(args.split,), device=str(device))
+
+        sam_seconds, prompts = sam_alone(labeler, options("unused"))
+        build_seconds, summary = timed_build(labeler, options("built"), memory)
+        build_peak = memory.peak_mib
+        with full_size_masks():
+            naive_seconds, _ = timed_build(labeler, options("naive"), memory)
+        instances = summary.instances + summary.dropped.get("labeling: empty mask", 0)
+        result = {
+            "machine": machine(device),
+            "settings": {
+                "model": args.model or "tiny random SAM",
+                "scene": args.root or f"synthetic {args.size}x{args.size}, {args.objects} objects",
+                "tiles": summary.tiles,
+                "prompts": prompts,
+                "prompt_batch_size": labeler.prompt_batch_size,
+                "dtype": str(labeler.dtype),
+            },
+            "sam_seconds": sam_seconds,
+            "build_seconds": build_seconds,
+            "naive_build_seconds": naive_seconds,
+            "images_per_s": summary.tiles_written / build_seconds,
+            "instances_per_s": summary.instances / build_seconds,
+            "overhead_ms_per_instance": 1000 * (build_seconds - sam_seconds) / instances,
+            "naive_overhead_ms_per_instance": 1000 * (naive_seconds - sam_seconds) / instances,
+            "build_over_sam": build_seconds / sam_seconds,
+            "naive_over_build": naive_seconds / build_seconds,
+            "peak_memory_mib": build_peak,
+            "per_mask_ms": per_mask(labeler.frame),
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="a DOTA-format folder to build (default: a synthetic dense scene)")
+    parser.add_argument("--split", default="all", help="source split of --root (default: all)")
+    parser.add_argument("--size", type=int, default=1848, help="synthetic scene side (default: 4 tiles)")
+    parser.add_argument("--objects", type=int, default=500, help="synthetic scene objects")
+    parser.add_argument("--model", help="SAM checkpoint (default: a tiny random SAM)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--prompt-batch-size", type=int, default=4)
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args(argv)
+    result = run(args)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
