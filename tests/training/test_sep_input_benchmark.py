@@ -37,7 +37,21 @@ def test_synthetic_tiles_compress_like_aerial_images(sep_input):
 def test_benchmark_reports_every_way(sep_input, tmp_path, capsys):
     out = tmp_path / "result.json"
     argv = ["--make-synthetic", "3", "--tile-size", "128", "--dataset", str(tmp_path / "samrs"), "--configs", "sota"]
-    argv += ["fast", "--json", str(out), "--steps", "2", "--batch-size", "4", "--workers", "2", "--samples", "3"]
+    argv += [
+        "fast",
+        "--json",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--workers",
+        "2",
+        "--samples",
+        "3",
+        "--repeats",
+        "1",
+    ]
     sep_input.main(argv + ["--crop-size", "64"])
     result = json.loads(out.read_text())
     assert result["same_samples"] is True  # the way before and the default way make the same batches
