@@ -86,10 +86,12 @@ def samrs_classes(configs: Sequence[str]) -> dict[str, list[str]]:
 
 
 def stack(samples: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels as two batch tensors (``default_collate``: in a DataLoader worker it stacks straight
+    into shared memory, saving the copy there on the way to the main process)."""
     if not samples:
         return torch.empty(0, 3, size, size), torch.empty(0, size, size, dtype=torch.int64)
-    images, labels = zip(*samples)
-    return torch.stack(images), torch.stack(labels)
+    images, labels = torch.utils.data.default_collate(samples)
+    return images, labels
 
 
 class StepBatches(torch.utils.data.Dataset):
