@@ -66,7 +66,7 @@ def load_samrs(
     missing = [config for config, source in sources.items() if isinstance(source, HubSegSource)]
     if missing:
         logger.warning(
-            "no training cache for %s (%s) in %s: decoding PNGs per sample, ~6x slower; "
+            "no training cache for %s (%s) in %s: decoding PNGs per sample, ~10x slower; "
             "`samrs prepare-training %s --configs %s` writes one (4 bytes per pixel)",
             " ".join(missing),
             split,
