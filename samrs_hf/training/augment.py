@@ -107,7 +107,7 @@ def crop(image: np.ndarray, label: np.ndarray, top: int, left: int, size: int) -
 
 
 def center_crop(image: np.ndarray, label: np.ndarray, size: int) -> Pair:
-    """The central ``size`` x ``size`` window (pad first if smaller): the validation transform."""
+    """The central ``size`` x ``size`` window (padded if smaller): the validation transform."""
     h, w = label.shape
     top, left = max(0, h - size) // 2, max(0, w - size) // 2
     return pad_to(*crop(image, label, top, left, size), size)
@@ -127,7 +127,9 @@ def nearest_indices(length: int, scaled: int) -> np.ndarray:
     """Source index of each of ``scaled`` samples in PIL's nearest resize of ``length`` samples
     (PIL itself resizes ``0..length-1``, so the indices are its own)."""
     ramp = Image.fromarray(np.arange(length, dtype=np.int32)[None])
-    return np.asarray(ramp.resize((scaled, 1), Image.NEAREST))[0]
+    indices = np.array(ramp.resize((scaled, 1), Image.NEAREST))[0]
+    indices.flags.writeable = False
+    return indices
 
 
 def support(start: int, stop: int, length: int, scaled: int) -> tuple[int, int]:

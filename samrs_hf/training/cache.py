@@ -84,13 +84,15 @@ def write_cache(dataset: Dataset, folder: str | Path, workers: int = 1, descript
     """Decode every row of a SAMRS split (``image``, ``semantic_map``, ``width``, ``height`` columns) into
     ``folder``, with ``workers`` processes; written to ``folder.tmp`` and renamed when complete."""
     folder = Path(folder)
+    if not len(dataset):
+        raise ValueError(f"no rows to cache for {folder}")
     partial = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     heights = np.asarray(dataset.data.column("height").to_pylist(), dtype=np.int64)
     widths = np.asarray(dataset.data.column("width").to_pylist(), dtype=np.int64)
     pixels = heights * widths
-    offsets = np.concatenate([[0], np.cumsum(pixels)[:-1]]).astype(np.int64)
+    offsets = np.cumsum(pixels) - pixels
     np.save(partial / TILES, np.stack([offsets, heights, widths], axis=1))
     total = int(pixels.sum())
     for name, length in ((IMAGES, 3 * total), (LABELS, total)):

@@ -112,3 +112,11 @@ def test_workers_map_the_cache_and_make_the_same_batches(samrs_dir, cache_dir):
     for expected, batch in zip(in_process, loader):
         assert_same_batches(expected, batch)
     assert not torch.equal(in_process[0]["sota"][0], in_process[1]["sota"][0])
+
+
+def test_a_row_whose_size_disagrees_with_its_pixels_is_named(samrs_dir, tmp_path):
+    rows = load_dataset(str(samrs_dir), "sior", split="train")
+    wrong = rows.map(lambda row, index: {"width": row["width"] + index}, with_indices=True)  # row 1: 65 wide
+    with pytest.raises(ValueError, match=r"row 1 \(S1__64__0___0\).*65 x 64"):
+        write_cache(wrong, tmp_path / "sior" / "train")
+    assert not (tmp_path / "sior" / "train").exists()
