@@ -9,7 +9,19 @@ import pytest
 
 from samrs_hf.cli import build_parser, main
 
-COMMANDS = {"demo", "tiny-sam", "build", "push", "export-coco", "stats", "viz", "ablate", "pretrain", "finetune"}
+COMMANDS = {
+    "demo",
+    "tiny-sam",
+    "build",
+    "push",
+    "export-coco",
+    "stats",
+    "viz",
+    "ablate",
+    "prepare-training",
+    "pretrain",
+    "finetune",
+}
 
 
 def test_every_command_is_registered():

@@ -18,6 +18,7 @@ from samrs_hf.cli import (
     demo,
     export_coco,
     finetune,
+    prepare_training,
     pretrain,
     push,
     stats,
@@ -25,7 +26,7 @@ from samrs_hf.cli import (
     viz,
 )
 
-COMMANDS = (demo, tiny_sam, build, push, export_coco, stats, viz, ablate, pretrain, finetune)
+COMMANDS = (demo, tiny_sam, build, push, export_coco, stats, viz, ablate, prepare_training, pretrain, finetune)
 
 
 def build_parser() -> argparse.ArgumentParser:

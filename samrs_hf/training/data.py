@@ -1,13 +1,16 @@
 """Segmentation samples for training: SAMRS configs from ``datasets``, fine-tuning tiles, per-step batches.
 
 A *source* is anything with ``len()`` and ``source[i] -> (image (H, W, 3) uint8, label (H, W) uint8)``;
-SAMRS configs (:class:`HubSegSource`) and tiles of fine-tuning scenes (:class:`SceneTiles`, from
-:mod:`samrs_hf.sources.segmentation`) are both sources.
+SAMRS configs (:class:`HubSegSource`, or :class:`~samrs_hf.training.cache.CachedSegSource` when a decoded
+training cache exists) and tiles of fine-tuning scenes (:class:`SceneTiles`, from
+:mod:`samrs_hf.sources.segmentation`) are all sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +21,11 @@ from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import sliding_windows
 from samrs_hf.records import open_rgb, read_size
 from samrs_hf.sources.segmentation import LabeledScene, SegDatasetSpec, decode_label
-from samrs_hf.training.augment import center_crop, sep_train_transform, to_tensors
+from samrs_hf.training.augment import Pair, center_crop, sep_train_transform, to_tensors
+from samrs_hf.training.cache import default_cache_dir, open_cache, split_folder
 from samrs_hf.training.sampling import global_batch, shard
+
+logger = logging.getLogger(__name__)
 
 Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]
 """Subset name -> (pixel values (n, 3, S, S), labels (n, S, S)); ``n`` may be 0."""
@@ -45,9 +51,30 @@ class HubSegSource:
         return np.asarray(row["image"].convert("RGB")), np.asarray(row["semantic_map"].convert("L"))
 
 
-def load_samrs(dataset: str, configs: Sequence[str], split: str) -> dict[str, HubSegSource]:
-    """``load_dataset(dataset, config, split=split)`` for each config (local folder or Hub id)."""
-    return {config: HubSegSource(load_dataset(dataset, config, split=split)) for config in configs}
+def load_samrs(
+    dataset: str, configs: Sequence[str], split: str, cache: str | Path | None = None
+) -> dict[str, SegSource]:
+    """``load_dataset(dataset, config, split=split)`` for each config (local folder or Hub id), read from
+    the decoded training cache ``cache`` (default: :func:`~samrs_hf.training.cache.default_cache_dir`, when
+    there) or else decoded from its PNGs per sample, with a one-line hint."""
+    root = Path(cache) if cache else default_cache_dir(dataset)
+    sources: dict[str, SegSource] = {}
+    for config in configs:
+        rows = load_dataset(dataset, config, split=split)
+        folder = split_folder(root, config, split)
+        sources[config] = open_cache(folder, rows) if cache or folder.is_dir() else HubSegSource(rows)
+    missing = [config for config, source in sources.items() if isinstance(source, HubSegSource)]
+    if missing:
+        logger.warning(
+            "no training cache for %s (%s) in %s: decoding PNGs per sample, ~10x slower; "
+            "`samrs prepare-training %s --configs %s` writes one (4 bytes per pixel)",
+            " ".join(missing),
+            split,
+            root,
+            dataset,
+            " ".join(missing),
+        )
+    return sources
 
 
 def samrs_classes(configs: Sequence[str]) -> dict[str, list[str]]:
@@ -59,17 +86,19 @@ def samrs_classes(configs: Sequence[str]) -> dict[str, list[str]]:
 
 
 def stack(samples: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels as two batch tensors (``default_collate``: in a DataLoader worker it stacks straight
+    into shared memory, saving the copy there on the way to the main process)."""
     if not samples:
         return torch.empty(0, 3, size, size), torch.empty(0, size, size, dtype=torch.int64)
-    images, labels = zip(*samples)
-    return torch.stack(images), torch.stack(labels)
+    images, labels = torch.utils.data.default_collate(samples)
+    return images, labels
 
 
 class StepBatches(torch.utils.data.Dataset):
     """Item ``m`` = this process's share of micro-step ``m`` (step ``m // accumulation``), augmented.
 
-    Each sample's augmentation is seeded by ``(seed, step, subset, position in the global batch)``,
-    so batches are reproducible, independent of the process count, and safe in DataLoader workers.
+    Each sample's augmentation (``transform``) is seeded by ``(seed, step, subset, position in the global
+    batch)``, so batches are reproducible, independent of the process count, and safe in DataLoader workers.
     """
 
     def __init__(
@@ -81,8 +110,10 @@ class StepBatches(torch.utils.data.Dataset):
         process_index: int = 0,
         num_processes: int = 1,
         accumulation_steps: int = 1,
+        transform: Callable[[np.ndarray, np.ndarray, int, np.random.Generator], Pair] = sep_train_transform,
     ) -> None:
         self.sources, self.batch_sizes, self.crop_size, self.seed = sources, batch_sizes, crop_size, seed
+        self.transform = transform
         self.sizes = {name: len(source) for name, source in sources.items()}
         self.process_index, self.num_processes = process_index, num_processes
         self.accumulation_steps = accumulation_steps
@@ -97,7 +128,7 @@ class StepBatches(torch.utils.data.Dataset):
         for name, index, position in mine:
             rng = np.random.default_rng([self.seed, step, subset_no[name], position])
             image, label = self.sources[name][index]
-            samples[name].append(to_tensors(*sep_train_transform(image, label, self.crop_size, rng)))
+            samples[name].append(to_tensors(*self.transform(image, label, self.crop_size, rng)))
         return {name: stack(pairs, self.crop_size) for name, pairs in samples.items()}
 
 

@@ -57,6 +57,13 @@ class LoopArguments:
     report_to: list[str] = field(default_factory=list, metadata={"help": "accelerate trackers (tensorboard, wandb)"})
     push_to_hub: str | None = field(default=None, metadata={"help": "ORG/NAME to upload the final model to"})
     num_workers: int = field(default=2, metadata={"help": "DataLoader worker processes"})
+    training_cache: str | None = field(
+        default=None,
+        metadata={
+            "help": "decoded training cache written by `samrs prepare-training --out` "
+            "(default: its default folder, used when present)"
+        },
+    )
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else 1e-3 * self.batch_size / 96

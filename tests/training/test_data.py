@@ -7,7 +7,7 @@ import torch
 from samrs_folders import TINY_SIZES
 
 from samrs_hf.dataset.subsets import SUBSETS
-from samrs_hf.training.augment import center_crop, pad_to, random_flip_rotate, sep_train_transform
+from samrs_hf.training.augment import SepChoices, center_crop, flip_rotate, pad_to, sep_train_transform
 from samrs_hf.training.data import StepBatches, load_samrs
 from samrs_hf.training.sampling import global_batch, proportional_batch_sizes, sequence_indices
 
@@ -57,11 +57,15 @@ def test_augment_keeps_image_and_label_aligned():
     rng = np.random.default_rng(0)
     label = np.arange(64 * 64, dtype=np.int64).reshape(64, 64) % 251
     image = np.repeat(label[..., None], 3, axis=2).astype(np.uint8)
-    for _ in range(10):
-        flipped, flipped_label = random_flip_rotate(image, label.astype(np.uint8), rng)
+    for hflip, vflip, rotations in [(True, False, 1), (False, True, 2), (True, True, 3)]:
+        choices = SepChoices(64, 64, 0, 0, hflip, vflip, rotations, None)
+        flipped, flipped_label = flip_rotate(image, label.astype(np.uint8), choices)
         assert np.array_equal(flipped[..., 0], flipped_label)
+    for _ in range(10):
         out_image, out_label = sep_train_transform(image, label.astype(np.uint8), 32, rng)
         assert out_image.shape == (32, 32, 3) and out_label.shape == (32, 32)
+        known = out_label != 255  # padding; elsewhere the nearest label is one of the source values
+        assert set(np.unique(out_label[known])) <= set(np.unique(label))
 
 
 def test_pad_and_center_crop():
@@ -70,3 +74,8 @@ def test_pad_and_center_crop():
     assert padded_label.shape == (16, 20) and (padded_label[10:] == 255).all() and (padded_image[10:] == 0).all()
     crop_image, crop_label = center_crop(image, label, 8)
     assert crop_label.shape == (8, 8) and crop_image.shape == (8, 8, 3)
+    grid = np.arange(10 * 20).reshape(10, 20)
+    _, centre = center_crop(np.zeros((10, 20, 3), np.uint8), grid, 8)  # offsets (10 - 8) // 2, (20 - 8) // 2
+    assert np.array_equal(centre, grid[1:9, 6:14])
+    _, padded = center_crop(np.zeros((10, 20, 3), np.uint8), grid.astype(np.uint8), 12)  # taller than the tile
+    assert np.array_equal(padded[:10], grid[:, 4:16]) and (padded[10:] == 255).all()
