@@ -9,7 +9,20 @@ import pytest
 
 from samrs_hf.cli import build_parser, main
 
-COMMANDS = {"demo", "tiny-sam", "build", "push", "export-coco", "stats", "viz", "ablate", "pretrain", "finetune"}
+COMMANDS = {
+    "demo",
+    "tiny-sam",
+    "build",
+    "import-release",
+    "export-release",
+    "push",
+    "export-coco",
+    "stats",
+    "viz",
+    "ablate",
+    "pretrain",
+    "finetune",
+}
 
 
 def test_every_command_is_registered():

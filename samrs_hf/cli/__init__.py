@@ -17,7 +17,9 @@ from samrs_hf.cli import (
     build,
     demo,
     export_coco,
+    export_release,
     finetune,
+    import_release,
     pretrain,
     push,
     stats,
@@ -25,7 +27,20 @@ from samrs_hf.cli import (
     viz,
 )
 
-COMMANDS = (demo, tiny_sam, build, push, export_coco, stats, viz, ablate, pretrain, finetune)
+COMMANDS = (
+    demo,
+    tiny_sam,
+    build,
+    import_release,
+    export_release,
+    push,
+    export_coco,
+    stats,
+    viz,
+    ablate,
+    pretrain,
+    finetune,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
