@@ -15,6 +15,7 @@ COMMANDS = {
     "build",
     "import-release",
     "export-release",
+    "compare",
     "push",
     "export-coco",
     "stats",

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from samrs_hf.cli import (
     ablate,
     build,
+    compare,
     demo,
     export_coco,
     export_release,
@@ -33,6 +34,7 @@ COMMANDS = (
     build,
     import_release,
     export_release,
+    compare,
     push,
     export_coco,
     stats,
