@@ -727,9 +727,6 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
     unknown = sorted(set(splits or ()) - set(dataset))
     if unknown:
         raise ValueError(f"{dataset_dir}: {config} has no split {', '.join(unknown)} (it has {', '.join(dataset)})")
-    release = RELEASE_FORMATS[config]
-    for folder in (out / release.images, *(out / release.segs / kind for kind in ("gray", "color", "ins"))):
-        folder.mkdir(parents=True, exist_ok=True)
     splits = splits or list(dataset)
     names = {split: dataset[split]["image_id"] for split in splits}
     seen: dict[str, str] = {}
@@ -737,6 +734,9 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
         for name in names[split]:
             if seen.setdefault(name, split) != split:
                 raise ValueError(f"{dataset_dir}: {name!r} is in both {seen[name]} and {split}; export one of them")
+    release = RELEASE_FORMATS[config]
+    for folder in (out / release.images, *(out / release.segs / kind for kind in ("gray", "color", "ins"))):
+        folder.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary()
     for split in splits:
         rows = dataset[split].cast_column("image", ImageFeature(decode=False))

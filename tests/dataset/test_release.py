@@ -395,3 +395,50 @@ def test_several_label_folders_must_be_chosen(tmp_path):
     (root / "hbox_segs_old").mkdir()
     with pytest.raises(ValueError, match=r"several label folders \(hbox_segs_init, hbox_segs_old\); choose one"):
         find_layout(root, "sota")
+
+
+def test_stats_viz_and_coco_export_read_an_imported_folder(sota, tmp_path, capsys):
+    import json
+
+    _, out, _ = sota
+    assert main(["stats", str(out), "--config", "sota", "--out", str(tmp_path / "stats")]) == 0
+    assert main(["viz", str(out), "--config", "sota", "--n", "3", "--out", str(tmp_path / "viz")]) == 0
+    assert main(["export-coco", str(out), "--config", "sota", "--out", str(tmp_path / "sota.json")]) == 0
+    coco = json.loads((tmp_path / "sota.json").read_text())
+    assert len(coco["annotations"]) == 5 and all(math.isnan(a["score"]) for a in coco["annotations"])
+    assert (tmp_path / "viz" / "sota_overlays.png").is_file() and list((tmp_path / "stats").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_two_accelerate_processes_import_the_same_rows(sota, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, single, _ = sota
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    accelerate = Path(sys.executable).with_name("accelerate")
+    command = [
+        str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+        "-m", "samrs_hf.cli", "import-release", "sota", "--root", str(root), "--out", str(tmp_path / "samrs"),
+        "--rows-per-shard", "1",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = {path.name.split("-")[1] for path in (tmp_path / "samrs" / "sota").glob("*.parquet")}
+    assert ranks == {"r00", "r01"}
+    assert result.stdout.count("imported the sota release") == 1 and "tiles written: 4" in result.stdout
+    for split in ("train", "validation"):
+        both = [_raw(folder, "sota", split).sort("image_id").to_list() for folder in (single, tmp_path / "samrs")]
+        assert json_rows(both[0]) == json_rows(both[1])
+
+
+def json_rows(rows: list[dict]) -> str:
+    """Rows as comparable text (NaN scores compare equal as text)."""
+    import json
+
+    return json.dumps(rows, default=lambda value: value.hex() if isinstance(value, bytes) else repr(value))
