@@ -31,8 +31,12 @@ Import (:func:`import_release`) writes rows of the ``samrs build`` schema throug
 * Tiles listed without a pkl get no instances (counted); pickles are read by :class:`SafeUnpickler`.
 
 Export (:func:`export_release`) writes a SAMRS folder's split(s) back in this layout, with the
-release's keys and types, so ``import_release(export_release(x))`` gives ``x`` back row by row
-(``rbox`` as the same rectangle; its ``(w, h, angle)`` may come back as ``(h, w, angle +- pi/2)``).
+release's keys and types (pickle protocol 4, as the official code's Python 3.8 wrote; under numpy 2
+the pickles name ``numpy._core``, which numpy >= 1.26 reads) and the official ``color/`` palette.
+``import_release(export_release(x))`` gives ``x`` back row by row: image bytes, semantic map, RLEs,
+prompt boxes, categories and areas; FAST's ``rbox`` as the same rectangle (its ``(w, h, angle)`` may
+come back as ``(h, w, angle +- pi/2)``); ``score`` becomes NaN, ``bbox`` the prompt box, and SOTA/SIOR
+rows lose any ``rbox`` (their release keeps none).
 """
 
 from __future__ import annotations
