@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     summary = import_release(options)
-    if PartialState().is_main_process:
+    state = PartialState()
+    if state.is_main_process:
         print(f"imported the {args.subset} release into {args.out}\n{summary.format()}")
+    state.destroy_process_group()
     return 0

@@ -63,7 +63,7 @@ from samrs_hf import geometry
 from samrs_hf.classes import IGNORE_INDEX
 from samrs_hf.dataset.schema import image_bytes
 from samrs_hf.dataset.shards import SHARD_RE, shard_files
-from samrs_hf.dataset.subsets import SubsetRecipe, get_subset, hf_split_name
+from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
 from samrs_hf.dataset.writer import SubsetWriter
 
 __all__ = [
@@ -247,13 +247,18 @@ def find_layout(
         if not Path(folder).is_dir():
             extra = " (an empty folder imports the semantic maps alone)" if option == "--ins" else ""
             raise FileNotFoundError(f"{folder}: no such folder; point at it with {option} DIR{extra}")
-    lists = {hf_split_name(s): Path(p) for s, p in split_lists.items()} if split_lists else _split_lists(root)
+    lists = {_split_name(s): Path(p) for s, p in split_lists.items()} if split_lists else _split_lists(root)
     for split, path in lists.items():
         if not SHARD_RE.match(f"{split}-r00-00000.parquet"):
             raise ValueError(f"--split-list {split}={path}: a split name is letters, digits and underscores")
         if not path.is_file():
             raise FileNotFoundError(f"--split-list {split}={path}: no such file")
     return ReleaseLayout(root, image_dirs, Path(gray), Path(ins), lists)
+
+
+def _split_name(name: str) -> str:
+    """Dataset split of a ``--split-list`` name: ``val`` and ``valid`` are ``validation``."""
+    return "validation" if name in ("val", "valid") else name
 
 
 def _image_folders(root: Path) -> tuple[Path, ...]:
@@ -352,36 +357,46 @@ def _box(value: object, where: str, key: str, shape: tuple[int, ...]) -> np.ndar
 
 
 def release_objects(instances: object, path: Path, recipe: SubsetRecipe, height: int, width: int) -> list[dict]:
-    """The ``objects`` of a row from a pkl's instance list (see the module docstring for the mapping)."""
+    """The ``objects`` of a row from a pkl's instance list (see the module docstring for the mapping).
+
+    Any field of the wrong kind is a :class:`ReleaseFileError` naming the file and the instance.
+    """
     if not isinstance(instances, list):
         raise ReleaseFileError("bad_pkl", f"{path}: holds a {type(instances).__name__}, not a list of instance dicts")
-    release = RELEASE_FORMATS[recipe.name]
     objects = []
     for number, item in enumerate(instances):
         where = f"{path}, instance {number}"
-        needed = ["mask", "category", "size", release.box_key] + (["rbox"] if release.rotated else [])
-        missing = [key for key in needed if not isinstance(item, dict) or key not in item]
-        if missing:
-            have = sorted(item) if isinstance(item, dict) else type(item).__name__
-            raise ReleaseFileError("bad_pkl", f"{where}: no {', '.join(map(repr, missing))} (it has {have})")
-        segmentation = _segmentation(item["mask"], where, height, width)
-        rle_area = int(mask_utils.area({"size": segmentation["size"], "counts": segmentation["counts"].encode()}))
-        if int(item["size"]) != rle_area:
-            raise ReleaseFileError("bad_pkl", f"{where}: 'size' is {int(item['size'])} but its RLE covers {rle_area}")
-        prompt = _box(item[release.box_key], where, release.box_key, (4,))
-        rbox = geometry.polygon_to_rbox(_box(item["rbox"], where, "rbox", (4, 2))) if release.rotated else None
-        objects.append(
-            {
-                "category": _category(item, where, recipe),
-                "bbox": [float(v) for v in geometry.hbox_xyxy_to_xywh(prompt)],
-                "rbox": None if rbox is None else [float(v) for v in rbox],
-                "segmentation": segmentation,
-                "area": rle_area,
-                "score": math.nan,
-                "prompt_box": [float(v) for v in prompt],
-            }
-        )
+        try:
+            objects.append(_release_object(item, where, recipe, height, width))
+        except ReleaseFileError:
+            raise
+        except (TypeError, ValueError) as error:
+            raise ReleaseFileError("bad_pkl", f"{where}: {error}") from None
     return objects
+
+
+def _release_object(item: object, where: str, recipe: SubsetRecipe, height: int, width: int) -> dict:
+    release = RELEASE_FORMATS[recipe.name]
+    needed = ["mask", "category", "size", release.box_key] + (["rbox"] if release.rotated else [])
+    missing = [key for key in needed if not isinstance(item, dict) or key not in item]
+    if missing:
+        have = sorted(item) if isinstance(item, dict) else type(item).__name__
+        raise ReleaseFileError("bad_pkl", f"{where}: no {', '.join(map(repr, missing))} (it has {have})")
+    segmentation = _segmentation(item["mask"], where, height, width)
+    rle_area = int(mask_utils.area({"size": segmentation["size"], "counts": segmentation["counts"].encode()}))
+    if int(item["size"]) != rle_area:
+        raise ReleaseFileError("bad_pkl", f"{where}: 'size' is {int(item['size'])} but its RLE covers {rle_area}")
+    prompt = _box(item[release.box_key], where, release.box_key, (4,))
+    rbox = geometry.polygon_to_rbox(_box(item["rbox"], where, "rbox", (4, 2))) if release.rotated else None
+    return {
+        "category": _category(item, where, recipe),
+        "bbox": [float(v) for v in geometry.hbox_xyxy_to_xywh(prompt)],
+        "rbox": None if rbox is None else [float(v) for v in rbox],
+        "segmentation": segmentation,
+        "area": rle_area,
+        "score": math.nan,
+        "prompt_box": [float(v) for v in prompt],
+    }
 
 
 # ---------------------------------------------------------------------------------------------- files -> row

@@ -298,6 +298,8 @@ def test_an_area_that_disagrees_with_the_rle_names_the_file_and_instance(tmp_pat
         ({"category": "pier"}, r"category 'pier' is not a sota class"),
         ({"bbox": np.zeros(3)}, r"'bbox' is .*, not 4 finite numbers"),
         ({"mask": {"size": [10, 10], "counts": "PP"}}, r"mask size \[10, 10\] but the image is \[48, 64\]"),
+        ({"size": "many"}, r"invalid literal for int\(\) with base 10: 'many'"),
+        ({"label": None, "category": [1]}, r"category \[1\] is neither a class name nor an index"),
     ],
 )
 def test_bad_instance_fields_are_one_clear_error(tmp_path, change, message):
@@ -379,9 +381,9 @@ def test_options_override_detection(tmp_path):
         images=[tmp_path / "pictures"],
         gray=tmp_path / "labels" / "gray",
         ins=tmp_path / "labels" / "ins",
-        split_lists={"val": tmp_path / "held_out.txt"},
+        split_lists={"valid": tmp_path / "held_out.txt", "extra": tmp_path / "held_out.txt"},
     )
-    assert layout.split_lists == {"validation": tmp_path / "held_out.txt"}
+    assert layout.split_lists == {"validation": tmp_path / "held_out.txt", "extra": tmp_path / "held_out.txt"}
     argv = ["import-release", "sota", "--root", str(root), "--out", str(tmp_path / "samrs")]
     argv += ["--images", str(tmp_path / "pictures"), "--gray", str(tmp_path / "labels" / "gray")]
     argv += ["--ins", str(tmp_path / "labels" / "ins"), "--split-list", f"test={tmp_path / 'held_out.txt'}"]
