@@ -15,9 +15,12 @@ from tqdm import tqdm
 from samrs_hf.cli import (
     ablate,
     build,
+    compare,
     demo,
     export_coco,
+    export_release,
     finetune,
+    import_release,
     prepare_training,
     pretrain,
     push,
@@ -26,7 +29,22 @@ from samrs_hf.cli import (
     viz,
 )
 
-COMMANDS = (demo, tiny_sam, build, push, export_coco, stats, viz, ablate, prepare_training, pretrain, finetune)
+COMMANDS = (
+    demo,
+    tiny_sam,
+    build,
+    import_release,
+    export_release,
+    compare,
+    push,
+    export_coco,
+    stats,
+    viz,
+    ablate,
+    prepare_training,
+    pretrain,
+    finetune,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

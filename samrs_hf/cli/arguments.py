@@ -93,7 +93,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "outp
 
 
 def check_split(args: argparse.Namespace) -> None:
-    """Check that ``args.dataset_dir`` holds a finished ``args.config`` with ``args.split``, from its card."""
+    """Check that ``args.dataset_dir`` holds a finished ``args.config`` with ``args.split`` (any split when
+    ``None``), from its card."""
     folder, config, split = args.dataset_dir, args.config, args.split
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder; give a dataset folder written by `samrs build`")
@@ -110,7 +111,7 @@ def check_split(args: argparse.Namespace) -> None:
             f"build it with `samrs build {config} --root RAW --out {folder}`"
         )
     splits = [entry["split"] for entry in configs[config].get("data_files") or [] if isinstance(entry, dict)]
-    if splits and split not in splits:
+    if splits and split is not None and split not in splits:
         raise ValueError(f"{folder}: {config} has no split {split!r}; pass --split {' or --split '.join(splits)}")
 
 
