@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,9 @@ from datasets import load_dataset
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from samrs_hf.dataset.card import write_card
 from samrs_hf.dataset.schema import image_bytes
-from samrs_hf.dataset.shards import ShardWriter
 from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.training import augment
 from samrs_hf.training.cache import split_folder, write_cache
 from samrs_hf.training.data import HubSegSource, SegSource, StepBatches, load_samrs
@@ -73,29 +73,33 @@ def synthetic_tile(index: int, size: int, num_classes: int) -> tuple[np.ndarray,
     return np.clip(image, 0, 255).astype(np.uint8), label
 
 
+def synthetic_row(index: int, size: int, num_classes: int) -> dict:
+    """Row ``index`` of a synthetic subset (no instances: training reads the image and the semantic map)."""
+    image, label = synthetic_tile(index, size, num_classes)
+    return {
+        "image_id": f"S{index}__{size}__0___0",
+        "image": image_bytes(Image.fromarray(image)),
+        "semantic_map": image_bytes(Image.fromarray(label)),
+        "objects": [],
+        "width": size,
+        "height": size,
+        "source": f"images/S{index}.png",
+        "tile": [0, 0],
+    }
+
+
 def make_synthetic(root: Path, configs: list[str], tiles: int, size: int) -> None:
     """Write ``tiles`` synthetic train rows per config to a new SAMRS folder ``root`` (shards + card)."""
     if root.exists():
         raise FileExistsError(f"{root} exists: --make-synthetic writes a new folder (remove it, or drop the flag)")
     for config in configs:
         recipe = SUBSETS[config]
-        writer = ShardWriter(root / config, "train", recipe.features, rows_per_shard=16)
-        for index in range(tiles):
-            image, label = synthetic_tile(index, size, len(recipe.classes))
-            writer.add(
-                {
-                    "image_id": f"S{index}__{size}__0___0",
-                    "image": image_bytes(Image.fromarray(image)),
-                    "semantic_map": image_bytes(Image.fromarray(label, mode="L")),
-                    "objects": [],
-                    "width": size,
-                    "height": size,
-                    "source": f"images/S{index}.png",
-                    "tile": [0, 0],
-                }
-            )
-        writer.flush()
-    write_card(root)
+        writer = SubsetWriter(root, recipe, rows_per_shard=16)
+        writer.prepare({})
+        with writer.open() as put:
+            for index in range(tiles):
+                put("train", partial(synthetic_row, index, size, len(recipe.classes)))
+        writer.finish()
 
 
 def transform_of(way: str) -> Callable:

@@ -85,7 +85,7 @@ def write_release(root: Path, subset: str, splits: dict[str, dict[str, list[Shap
             gray = np.full((HEIGHT, WIDTH), 255, dtype=np.uint8)
             for shape in shapes or []:
                 gray[shape.mask()] = shape.label
-            Image.fromarray(gray, mode="L").save(segs / "gray" / f"{name}.png")
+            Image.fromarray(gray).save(segs / "gray" / f"{name}.png")
             Image.fromarray(np.stack([gray] * 3, axis=-1)).save(segs / "color" / f"{name}.png")
             if shapes is not None:
                 with open(segs / "ins" / f"{name}.pkl", "wb") as file:

@@ -43,7 +43,7 @@ def _row(index: int, image: np.ndarray, semantic: np.ndarray, objects: list[dict
     return {
         "image_id": f"S{index}__{width}__0___0",
         "image": image_bytes(Image.fromarray(image)),
-        "semantic_map": image_bytes(Image.fromarray(semantic, mode="L")),
+        "semantic_map": image_bytes(Image.fromarray(semantic)),
         "objects": objects,
         "width": width,
         "height": height,

@@ -80,6 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         _report(args.command, "unexpected error: this is a bug in samrs-hf; please report it with the traceback above")
         return 2
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """End the process group a command ran under ``accelerate launch`` (left open, torchrun ranks can abort
+    at exit after their work is done)."""
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _report(command: str, message: str) -> None:

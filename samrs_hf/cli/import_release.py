@@ -87,5 +87,4 @@ def run(args: argparse.Namespace) -> int:
     state = PartialState()
     if state.is_main_process:
         print(f"imported the {args.subset} release into {args.out}\n{summary.format()}")
-    state.destroy_process_group()
     return 0

@@ -4,7 +4,11 @@ subsets.py   the paper's recipe per subset: source, splits, tiling, prompt, clas
 schema.py    the ``datasets`` features and the assembly of one row per labelled tile
 shards.py    Parquet shards committed atomically, and what a resumed build needs from them
 card.py      the dataset card: YAML ``configs:`` / ``dataset_info`` and the prose
+folder.py    what counts as a SAMRS folder (``--out`` never writes over someone else's files)
+writer.py    :class:`SubsetWriter`: settings, resume, a writer thread, staged shards, publish + card
 build.py     :func:`build_subset`: reader -> tiles -> SAM -> rows -> shards -> card
+release.py   the authors' SAMRS release in and out (:func:`import_release`, :func:`export_release`)
+compare.py   agreement of two SAMRS folders of one subset (:func:`compare_folders`)
 hub.py       :func:`push_dataset` to the Hub
 coco.py      COCO instances export;  stats.py  the paper's Figs. 5-6;  viz.py  overlays (Fig. 4)
 """
@@ -17,7 +21,10 @@ __getattr__, __all__ = lazy_exports(
         "subsets": ["SUBSETS", "SubsetRecipe", "get_subset"],
         "schema": ["samrs_features"],
         "card": ["write_card"],
+        "writer": ["SubsetWriter"],
         "build": ["BuildOptions", "BuildSummary", "build_subset"],
+        "release": ["ImportOptions", "export_release", "import_release"],
+        "compare": ["compare_folders"],
         "hub": ["push_dataset"],
         "coco": ["to_coco", "write_coco"],
         "stats": ["compute_stats", "save_stats"],

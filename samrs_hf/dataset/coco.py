@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from datasets import Dataset
@@ -25,18 +26,18 @@ def to_coco(dataset: Dataset, description: str = "SAMRS") -> dict:
             {"id": image_number, "file_name": row["image_id"], "width": row["width"], "height": row["height"]}
         )
         for obj in row["objects"]:
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_number,
-                    "category_id": obj["category"] + 1,
-                    "bbox": [float(v) for v in obj["bbox"]],
-                    "area": int(obj["area"]),
-                    "segmentation": dict(obj["segmentation"]),
-                    "iscrowd": 0,
-                    "score": float(obj["score"]),
-                }
-            )
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": image_number,
+                "category_id": obj["category"] + 1,
+                "bbox": [float(v) for v in obj["bbox"]],
+                "area": int(obj["area"]),
+                "segmentation": dict(obj["segmentation"]),
+                "iscrowd": 0,
+            }
+            if not math.isnan(obj["score"]):  # NaN: not recorded (an imported release); strict JSON has no NaN
+                annotation["score"] = float(obj["score"])
+            annotations.append(annotation)
     categories = [{"id": i + 1, "name": name, "supercategory": "object"} for i, name in enumerate(names)]
     return {
         "info": {"description": description},

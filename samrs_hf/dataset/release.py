@@ -719,7 +719,7 @@ def _write_release_tile(row: dict, out: Path, recipe: SubsetRecipe, where: str) 
         semantic = np.asarray(png)
     segs = out / release.segs
     (segs / "gray" / f"{name}.png").write_bytes(gray)
-    Image.fromarray(RELEASE_PALETTE[semantic], mode="RGB").save(segs / "color" / f"{name}.png")
+    Image.fromarray(RELEASE_PALETTE[semantic]).save(segs / "color" / f"{name}.png")
     instances = release_instances(row["objects"], recipe, where)
     with open(segs / "ins" / f"{name}.pkl", "wb") as file:
         pickle.dump(instances, file, protocol=4)

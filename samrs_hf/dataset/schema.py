@@ -79,7 +79,7 @@ def tile_row(
     return {
         "image_id": tile.image_id,
         "image": {"bytes": original, "path": None} if original else image_bytes(image),
-        "semantic_map": image_bytes(PILImage.fromarray(semantic, mode="L")),
+        "semantic_map": image_bytes(PILImage.fromarray(semantic)),
         "objects": objects,
         "width": tile.width,
         "height": tile.height,

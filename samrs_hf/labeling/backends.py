@@ -115,7 +115,7 @@ class Sam2Backend(SamBackend):
     def pixel_values(self, images: Sequence[Image.Image | np.ndarray]) -> torch.Tensor:
         out = []
         for image in images:
-            pixels = torch.from_numpy(np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image))
+            pixels = torch.from_numpy(np.array(image.convert("RGB") if isinstance(image, Image.Image) else image))
             pixels = pixels.permute(2, 0, 1)[None].float()
             pixels = F.interpolate(pixels, self.size, mode="bilinear", align_corners=False, antialias=True)
             pixels = pixels.round().clamp(0, 255)[0] / 255.0

@@ -16,7 +16,7 @@ from samrs_hf.training.checks import (
     check_folder_or_hub_id,
     require_backbone,
 )
-from samrs_hf.training.data import HubSegSource, load_samrs, samrs_classes
+from samrs_hf.training.data import SegSource, load_samrs, samrs_classes
 from samrs_hf.training.decoders import DECODERS
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import build_sep_model
@@ -60,14 +60,14 @@ class SepArguments(LoopArguments):
         )
 
 
-def load_eval_subsets(args: SepArguments) -> dict[str, HubSegSource]:
+def load_eval_subsets(args: SepArguments) -> dict[str, SegSource]:
     """The held-out split of each config that has one."""
     if not args.eval_split or not args.eval_steps:
         return {}
     subsets = {}
     for config in args.configs:
         try:
-            subsets.update(load_samrs(args.dataset, [config], args.eval_split))
+            subsets.update(load_samrs(args.dataset, [config], args.eval_split, cache=args.training_cache))
         except ValueError as error:  # datasets: unknown split
             logger.warning("no %r split for %s (%s): not evaluated", args.eval_split, config, error)
     return subsets
@@ -86,7 +86,7 @@ def pretrain(args: SepArguments) -> list[dict]:
     accelerator = make_accelerator(args)
     args.validate(accelerator.num_processes)
     require_backbone(args.backbone, args.pretrained_backbone)
-    train = load_samrs(args.dataset, args.configs, args.train_split)
+    train = load_samrs(args.dataset, args.configs, args.train_split, cache=args.training_cache)
     batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
     accelerator.print(f"per-subset batch sizes: {batch_sizes}")
     model = build_sep_model(

@@ -37,7 +37,7 @@ def _row(name: str, shapes: list[tuple[int, np.ndarray, list[float]]]) -> dict:
     return {
         "image_id": name,
         "image": image_bytes(Image.new("RGB", (SIZE, SIZE))),
-        "semantic_map": image_bytes(Image.fromarray(semantic, mode="L")),
+        "semantic_map": image_bytes(Image.fromarray(semantic)),
         "objects": objects,
         "width": SIZE,
         "height": SIZE,
