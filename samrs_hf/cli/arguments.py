@@ -84,6 +84,19 @@ def make_labeler(args: argparse.Namespace) -> SamLabeler:
     )
 
 
+def add_writer_arguments(parser: argparse.ArgumentParser, skip_help: str) -> None:
+    """``--rows-per-shard --skip-bad --overwrite``: how a command writes a subset into a SAMRS folder
+    (``skip_help``: what ``--skip-bad`` skips); Ctrl-C then says how to resume."""
+    parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
+    parser.add_argument("--skip-bad", action="store_true", help=f"skip and report {skip_help} instead of failing")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete this subset's shards in --out and start over (other subsets in --out are kept)",
+    )
+    parser.set_defaults(on_interrupt="interrupted: rerun the same command to resume (committed tiles are kept)")
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:
     """``DATASET_DIR --config C [--split S] --out PATH``: the arguments of commands that read a built subset."""
     parser.add_argument("dataset_dir", type=Path, help="a dataset folder written by `samrs build`")

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from samrs_hf.checkpoints import check_checkpoint
-from samrs_hf.cli.arguments import add_sam_arguments, decoding_of
+from samrs_hf.cli.arguments import add_sam_arguments, add_writer_arguments, decoding_of
 from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
@@ -38,18 +38,8 @@ def register(subparsers) -> None:
         "--image-batch-size", type=int, default=None, help="tiles per encoder call (default: 1 on a CPU, 4 on a GPU)"
     )
     parser.add_argument("--prompt", default=None, help="override the paper's prompt (e.g. 'hbox', 'cp+rhbox')")
-    parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
-    parser.add_argument(
-        "--skip-bad", action="store_true", help="skip and report bad annotations and images instead of failing"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="delete this subset's shards in --out and start over (other subsets in --out are kept)",
-    )
-    parser.set_defaults(
-        func=run, on_interrupt="interrupted: rerun the same command to resume (committed tiles are kept)"
-    )
+    add_writer_arguments(parser, "bad annotations and unreadable images")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

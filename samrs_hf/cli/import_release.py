@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from samrs_hf.cli.arguments import add_writer_arguments
 from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
@@ -46,20 +47,8 @@ def register(subparsers) -> None:
         help="a split and its list of names, repeatable (default: train=train.txt validation=valid.txt)",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N names of each split list")
-    parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
-    parser.add_argument(
-        "--skip-bad",
-        action="store_true",
-        help="skip and report tiles with a bad pkl, an unreadable image or map, or mismatched sizes instead of failing",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="delete this subset's shards in --out and start over (other subsets in --out are kept)",
-    )
-    parser.set_defaults(
-        func=run, on_interrupt="interrupted: rerun the same command to resume (committed tiles are kept)"
-    )
+    add_writer_arguments(parser, "tiles with a bad pkl, an unreadable image or map, or mismatched sizes")
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
