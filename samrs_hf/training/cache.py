@@ -1,4 +1,6 @@
-"""The decoded training cache: a SAMRS split's images and label maps as raw uint8 arrays, memory-mapped.
+"""SAMRS samples for training: decoded from the Parquet PNGs per sample (:class:`HubSegSource`), or read
+from the decoded training cache (:class:`CachedSegSource`), a split's images and label maps as raw
+uint8 arrays, memory-mapped.
 
 Decoding a 1024x1024 tile's image and label PNGs takes ~30 ms, several times the rest of a SEP
 sample; read from this cache, a sample costs only the pixels of its crop window. Layout of a cache
@@ -32,6 +34,20 @@ TILES, IMAGES, LABELS, META = "tiles.npy", "images.npy", "labels.npy", "meta.jso
 CHUNK = 32
 
 
+class HubSegSource:
+    """One split of a SAMRS config: its ``image`` and ``semantic_map`` columns as arrays."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset.select_columns(["image", "semantic_map"])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        row = self.dataset[int(index)]
+        return np.asarray(row["image"].convert("RGB")), np.asarray(row["semantic_map"].convert("L"))
+
+
 def default_cache_dir(dataset: str) -> Path:
     """``HF_DATASETS_CACHE/samrs_training/NAME-HASH`` for a dataset folder (by its absolute path) or Hub id."""
     from datasets import config
@@ -58,8 +74,6 @@ def source_key(dataset: Dataset) -> dict:
 
 def _decode_rows(dataset: Dataset, folder: Path, start: int, stop: int) -> int:
     """Decode rows ``start..stop-1`` into the (pre-sized) arrays in ``folder``; returns how many."""
-    from samrs_hf.training.data import HubSegSource
-
     rows = HubSegSource(dataset)
     tiles = np.load(folder / TILES)
     images = np.load(folder / IMAGES, mmap_mode="r+")

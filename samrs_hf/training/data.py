@@ -15,14 +15,14 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from datasets import Dataset, load_dataset
+from datasets import load_dataset
 
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import sliding_windows
 from samrs_hf.records import open_rgb, read_size
 from samrs_hf.sources.segmentation import LabeledScene, SegDatasetSpec, decode_label
 from samrs_hf.training.augment import Pair, center_crop, sep_train_transform, to_tensors
-from samrs_hf.training.cache import default_cache_dir, open_cache, split_folder
+from samrs_hf.training.cache import HubSegSource, default_cache_dir, open_cache, split_folder
 from samrs_hf.training.sampling import global_batch, shard
 
 logger = logging.getLogger(__name__)
@@ -35,20 +35,6 @@ class SegSource(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-class HubSegSource:
-    """One split of a SAMRS config: its ``image`` and ``semantic_map`` columns as arrays."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset.select_columns(["image", "semantic_map"])
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        row = self.dataset[int(index)]
-        return np.asarray(row["image"].convert("RGB")), np.asarray(row["semantic_map"].convert("L"))
 
 
 def load_samrs(
