@@ -39,7 +39,9 @@ def test_quick_label_benchmark_writes_rows_ratios_and_agreement(tmp_path, capsys
 @pytest.mark.slow
 def test_build_benchmark_times_the_build_against_sam_alone(tmp_path, monkeypatch):
     out = tmp_path / "build.json"
-    result = load("build_throughput", monkeypatch).main(["--size", "1100", "--objects", "40", "--json", str(out)])
+    result = load("build_throughput", monkeypatch).main(
+        ["--size", "1100", "--objects", "40", "--repeats", "1", "--json", str(out)]
+    )
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
     assert result["settings"]["tiles"] == 4 and result["settings"]["prompts"] > 40  # objects on tile overlaps
     assert 0 < result["sam_seconds"] < result["build_seconds"] and result["instances_per_s"] > 0

@@ -42,6 +42,10 @@ __all__ = [
 
 BUILD_SETTINGS = ".build.json"
 STAGING = ".incomplete"
+ROW_GROUP_ROWS = 100
+"""Rows per Parquet row group at most (``datasets`` uses 100 for image datasets)."""
+ROW_GROUP_BYTES = 64 * 2**20
+"""Arrow bytes per row group at most: rows of dense tiles (large images, many instances) close it early."""
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
 
 
@@ -100,11 +104,13 @@ def write_build_settings(folder: Path, settings: dict) -> Path:
 
 
 class ShardWriter:
-    """Buffers encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows.
+    """Writes encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows.
 
-    Each shard is written to ``NAME.parquet.tmp`` and renamed, so it appears whole or not at all.
-    Shard indices continue after this rank's finished and staged shards, so resumed and grown
-    builds append without a name clash.
+    Rows go to disk in Parquet row groups of at most :data:`ROW_GROUP_ROWS` rows or
+    :data:`ROW_GROUP_BYTES`, so memory holds one row group, not a shard. Each shard is written to
+    ``NAME.parquet.tmp`` and renamed when complete, so it appears whole or not at all. Shard
+    indices continue after this rank's finished and staged shards, so resumed and grown builds
+    append without a name clash.
     """
 
     def __init__(self, folder: Path, split: str, features: Features, rank: int = 0, rows_per_shard: int = 256):
@@ -116,20 +122,38 @@ class ShardWriter:
         own = [SHARD_RE.match(p.name) for p in shard_files(folder, split, staged=True)]
         indices = [int(m["index"]) for m in own if int(m["rank"]) == rank]
         self.next_index = max(indices, default=-1) + 1
-        self.rows: list[dict] = []
+        self._group: list[pa.Table] = []
+        self._group_bytes = 0
+        self._rows_in_shard = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    @property
+    def _path(self) -> Path:
+        return self.staging / f"{self.split}-r{self.rank:02d}-{self.next_index:05d}.parquet"
 
     def add(self, example: dict) -> None:
-        self.rows.append(self.features.encode_example(example))
-        if len(self.rows) >= self.rows_per_shard:
+        row = pa.Table.from_pylist([self.features.encode_example(example)], schema=self.features.arrow_schema)
+        self._group.append(row)
+        self._group_bytes += row.nbytes
+        self._rows_in_shard += 1
+        if len(self._group) >= ROW_GROUP_ROWS or self._group_bytes >= ROW_GROUP_BYTES:
+            self._write_group()
+        if self._rows_in_shard >= self.rows_per_shard:
             self.flush()
 
-    def flush(self) -> None:
-        """Commit the buffered rows as one shard (nothing when the buffer is empty)."""
-        if not self.rows:
+    def _write_group(self) -> None:
+        if not self._group:
             return
-        path = self.staging / f"{self.split}-r{self.rank:02d}-{self.next_index:05d}.parquet"
-        tmp = path.with_name(path.name + ".tmp")
-        table = pa.Table.from_pylist(self.rows, schema=self.features.arrow_schema)
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-        self.rows, self.next_index = [], self.next_index + 1
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(str(self._path) + ".tmp", self.features.arrow_schema)
+        self._writer.write_table(pa.concat_tables(self._group))
+        self._group, self._group_bytes = [], 0
+
+    def flush(self) -> None:
+        """Commit the rows added since the last shard as one shard (nothing when there are none)."""
+        self._write_group()
+        if self._writer is None:
+            return
+        self._writer.close()
+        os.replace(self._writer.where, self._path)
+        self._writer, self._rows_in_shard, self.next_index = None, 0, self.next_index + 1

@@ -68,8 +68,7 @@ class LabelMapBuilder:
         self.classes, self.rename = tuple(classes), rename
         self._class_index = {name: index for index, name in enumerate(self.classes)}
         self._semantic = np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        self._owner_area = np.full((height, width), np.iinfo(np.int32).max, dtype=np.int32)
-        self._owner_index = np.full((height, width), np.iinfo(np.int32).max, dtype=np.int32)
+        self._owner = np.full((height, width), np.iinfo(np.int64).max, dtype=np.int64)  # see _paint
         self.records: list[InstanceRecord] = []
         self.dropped: Counter = Counter()
 
@@ -118,11 +117,18 @@ class LabelMapBuilder:
         return self
 
     def _paint(self, index: int, window: MaskWindow, category_index: int, area: int) -> None:
-        """Take the pixels of the mask held by a larger mask (or an equal one with a higher index)."""
+        """Take the pixels of the mask held by a larger mask (or an equal one with a higher index).
+
+        Each pixel keeps its owner's ``(area, index)`` as one int64 key, ``area * 2**32 + index``,
+        which orders like the pair (an area is below ``2**31``, an index below ``2**32``).
+        """
+        if not (0 <= index < 2**32 and area < 2**31):
+            raise ValueError(f"object {index}: index or mask area ({area} px) too large for a label map")
         where = window.slices
-        owner_area, owner_index = self._owner_area[where], self._owner_index[where]
-        wins = window.crop & ((area < owner_area) | ((area == owner_area) & (index < owner_index)))
-        owner_area[wins], owner_index[wins] = area, index
+        owner = self._owner[where]
+        key = area * 2**32 + index
+        wins = window.crop & (key < owner)
+        owner[wins] = key
         self._semantic[where][wins] = category_index
 
     def semantic_map(self) -> np.ndarray:

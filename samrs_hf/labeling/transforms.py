@@ -90,9 +90,11 @@ class MaskWindow:
         """
         height, width = self.size
         if self.crop.size > DENSE_RLE * height * width:  # pycocotools' own pass is faster over most of the image
-            mask = np.zeros(self.size, dtype=np.uint8, order="F")
-            mask[self.slices] = self.crop
-            return {"size": [height, width], "counts": mask_utils.encode(mask)["counts"].decode("ascii")}
+            whole = self.crop if self.crop.shape == tuple(self.size) else self.full()
+            # column-major bytes by torch's blocked transpose (numpy's strided copy takes ~4x longer)
+            column_major = torch.from_numpy(np.ascontiguousarray(whole)).mT.contiguous().view(torch.uint8)
+            counts = mask_utils.encode(column_major.numpy().T)["counts"]
+            return {"size": [height, width], "counts": counts.decode("ascii")}
         padded = np.zeros((self.crop.shape[0] + 2, self.crop.shape[1]), dtype=bool)
         padded[1:-1] = self.crop
         flat = padded.T.ravel()

@@ -1,12 +1,14 @@
 import shutil
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from datasets import ClassLabel, load_dataset
 from huggingface_hub import DatasetCard, HfApi
 from huggingface_hub.utils import filter_repo_objects
 from samrs_folders import overlap_row, write_samrs
 
+from samrs_hf.dataset import shards
 from samrs_hf.dataset.card import count_subset, write_card
 from samrs_hf.dataset.hub import push_dataset
 from samrs_hf.dataset.shards import (
@@ -35,6 +37,27 @@ def test_shards_are_staged_whole_and_published_without_a_name_clash(tmp_path):
     assert [p.name for p in shard_files(folder)] == ["train-r01-00000.parquet", "train-r01-00001.parquet"]
     assert [p.name for p in shard_files(folder / STAGING)] == ["train-r01-00002.parquet"]
     assert committed_ids(folder) == {"train": {f"S{i}__64__0___0" for i in (0, 1, 2, 7)}}
+
+
+def test_shards_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 2)
+    monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 10**9)
+    folder = tmp_path / "sota"
+    writer = ShardWriter(folder, "train", SUBSETS["sota"].features, rows_per_shard=5)
+    for index in range(3):
+        writer.add(overlap_row(index))
+    assert [p.name for p in (folder / STAGING).iterdir()] == ["train-r00-00000.parquet.tmp"]  # one group on disk
+    monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 1)  # now every row closes its group
+    for index in range(3, 6):
+        writer.add(overlap_row(index))
+    writer.flush()
+    first, second = (pq.ParquetFile(p) for p in shard_files(folder, staged=True))
+    assert [first.metadata.row_group(i).num_rows for i in range(first.num_row_groups)] == [2, 2, 1]
+    assert second.metadata.num_rows == 1 and not list(folder.rglob("*.tmp"))
+    publish_staged(folder)
+    rows = load_dataset("parquet", data_files=[str(p) for p in shard_files(folder)], split="train")
+    assert rows["image_id"] == [f"S{i}__64__0___0" for i in range(6)]
+    assert rows.features == SUBSETS["sota"].features
 
 
 def test_partial_shards_are_ignored_and_removed(tmp_path):

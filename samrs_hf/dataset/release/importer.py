@@ -27,7 +27,7 @@ from samrs_hf.dataset.release.format import (
 )
 from samrs_hf.dataset.release.instances import release_objects
 from samrs_hf.dataset.release.pickles import load_pickle
-from samrs_hf.dataset.schema import image_bytes
+from samrs_hf.dataset.schema import IMAGE_COMPRESS_LEVEL, image_bytes
 from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
 from samrs_hf.dataset.writer import SubsetWriter
@@ -43,7 +43,7 @@ def _read_image(path: Path) -> tuple[bytes, int, int]:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             if image.format not in ("JPEG", "PNG") or image.mode != "RGB":
-                data = image_bytes(image.convert("RGB"))["bytes"]
+                data = image_bytes(image.convert("RGB"), IMAGE_COMPRESS_LEVEL)["bytes"]
             return data, image.width, image.height
     except (OSError, SyntaxError, ValueError) as error:
         raise ReleaseFileError("unreadable_image", f"{path}: unreadable image ({error})") from None
