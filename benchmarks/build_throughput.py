@@ -16,9 +16,12 @@ The three run in turn ``--repeats`` times and the fastest of each counts. It rep
 instances/s, the overhead per instance outside SAM ((build - sam) / instances), build/sam and
 naive/build, and peak memory. A second part times one mask's post-processing for a compact mask
 (what a trained SAM returns for a box) and a dense one (what the tiny random SAM returns: a
-periodic pattern over half the tile), windowed and at full size.
+periodic pattern over half the tile), windowed and at full size. ``--masks box`` replaces the
+decoder's logits by the prompt boxes filled, after the decoder ran: masks shaped like a trained
+SAM's, at the tiny SAM's cost.
 
-    python benchmarks/build_throughput.py --json benchmarks/build_cpu.json            # tiny random SAM
+    python benchmarks/build_throughput.py --json benchmarks/results_build_cpu.json    # tiny random SAM
+    python benchmarks/build_throughput.py --masks box      # masks shaped like a trained SAM's
     python benchmarks/build_throughput.py --model facebook/sam-vit-base --device cuda --dtype bf16
 """
 
@@ -108,6 +111,31 @@ def the_way_before():
         SamFrame.windows, MaskWindow.rle, schema.IMAGE_COMPRESS_LEVEL = windows, rle, level
 
 
+@contextmanager
+def box_shaped_masks(enabled: bool):
+    """With ``enabled``, for the block: the decoder runs as usual, then its logits are replaced by the prompt
+    box filled (+8 inside, -8 outside, in the mask grid), i.e. masks shaped like a trained SAM's answer to a
+    box prompt at the same SAM cost (the tiny random SAM's own masks are periodic patterns over half the tile)."""
+    masks = SamLabeler._masks
+
+    def boxed(self: SamLabeler, encoding, inputs: dict, decoding) -> tuple[torch.Tensor, torch.Tensor]:
+        low_res, score = masks(self, encoding, inputs, decoding)
+        scale = torch.tensor(self.frame.mask_size * 2, dtype=torch.float64) / torch.tensor(self.frame.pad_size * 2)
+        rows, cols = (torch.arange(n, dtype=torch.float64) + 0.5 for n in self.frame.mask_size)
+        filled = []
+        for x0, y0, x1, y1 in (inputs["input_boxes"][:, 0] * scale[[1, 0, 1, 0]]).tolist():
+            inside = ((rows >= y0) & (rows <= y1))[:, None] & ((cols >= x0) & (cols <= x1))[None]
+            filled.append(torch.where(inside, 8.0, -8.0))
+        return torch.stack(filled).to(low_res.device), score
+
+    if enabled:
+        SamLabeler._masks = boxed
+    try:
+        yield
+    finally:
+        SamLabeler._masks = masks
+
+
 def per_mask(frame: SamFrame, repeats: int = 20) -> dict:
     """Milliseconds to turn one 256x256 logit map into a mask window + RLE on a 1024 tile, compact and dense."""
     yy, xx = np.mgrid[0:256, 0:256]
@@ -143,15 +171,16 @@ def run(args: argparse.Namespace) -> dict:
             return BuildOptions("sota", root, tmp / out, model=model, splits=(args.split,), device=str(device))
 
         times: dict[str, list[float]] = {"sam": [], "build": [], "naive": []}
-        build_peak = 0.0
-        for repeat in range(args.repeats):  # interleaved, so a burst of load hits one repeat, not one way
-            seconds, prompts = sam_alone(labeler, options("unused"))
-            times["sam"].append(seconds)
-            seconds, summary = timed_build(labeler, options(f"built-{repeat}"), memory)
-            times["build"].append(seconds)
-            build_peak = max(build_peak, memory.peak_mib)
-            with the_way_before():
-                times["naive"].append(timed_build(labeler, options(f"naive-{repeat}"), memory)[0])
+        build_peak, build_start = 0.0, 0.0
+        with box_shaped_masks(args.masks == "box"):
+            for repeat in range(args.repeats):  # interleaved, so a burst of load hits one repeat, not one way
+                seconds, prompts = sam_alone(labeler, options("unused"))
+                times["sam"].append(seconds)
+                seconds, summary = timed_build(labeler, options(f"built-{repeat}"), memory)
+                times["build"].append(seconds)
+                build_peak, build_start = max(build_peak, memory.peak_mib), memory.start_mib
+                with the_way_before():
+                    times["naive"].append(timed_build(labeler, options(f"naive-{repeat}"), memory)[0])
         sam_seconds, build_seconds, naive_seconds = (min(times[way]) for way in ("sam", "build", "naive"))
         instances = summary.instances + summary.dropped.get("labeling: empty mask", 0)
         result = {
@@ -159,6 +188,7 @@ def run(args: argparse.Namespace) -> dict:
             "settings": {
                 "model": args.model or "tiny random SAM",
                 "scene": args.root or f"synthetic {args.size}x{args.size}, {args.objects} objects",
+                "masks": {"model": "the model's own", "box": "the prompt box filled (box_shaped_masks)"}[args.masks],
                 "tiles": summary.tiles,
                 "prompts": prompts,
                 "prompt_batch_size": labeler.prompt_batch_size,
@@ -175,6 +205,7 @@ def run(args: argparse.Namespace) -> dict:
             "build_over_sam": build_seconds / sam_seconds,
             "naive_over_build": naive_seconds / build_seconds,
             "peak_memory_mib": build_peak,
+            "memory_before_build_mib": build_start,
             "per_mask_ms": per_mask(labeler.frame),
         }
     return result
@@ -187,6 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=1848, help="synthetic scene side (default: 4 tiles)")
     parser.add_argument("--objects", type=int, default=500, help="synthetic scene objects")
     parser.add_argument("--model", help="SAM checkpoint (default: a tiny random SAM)")
+    parser.add_argument(
+        "--masks", choices=["model", "box"], default="model", help="box: masks shaped like a trained SAM's"
+    )
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None)
     parser.add_argument("--prompt-batch-size", type=int, default=4)

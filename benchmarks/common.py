@@ -12,10 +12,11 @@ import torch
 
 
 class PeakMemory:
-    """Peak resident memory (CPU, sampled every 5 ms) or peak allocated CUDA memory during a block, in MiB."""
+    """Peak resident memory (CPU, sampled every 5 ms) or peak allocated CUDA memory during a block, in MiB;
+    ``start_mib``: the same at the block's start (what the process held before it)."""
 
     def __init__(self, device: torch.device):
-        self.device, self.peak_mib = device, 0.0
+        self.device, self.peak_mib, self.start_mib = device, 0.0, 0.0
 
     @contextmanager
     def measure(self):
@@ -28,6 +29,9 @@ class PeakMemory:
 
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+            self.start_mib = torch.cuda.memory_allocated(self.device) / 2**20
+        else:
+            self.start_mib = peak[0] / 2**20
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
         try:

@@ -5,7 +5,7 @@ cost does not depend on the weight values. Each image (random pixels, 1024x1024 
 labelled with N random boxes, for each N in ``--boxes``, four ways:
 
   a  SamLabeler: one encoding per image, prompts decoded in chunks, masks streamed
-     (``a@64``: ``prompt_batch_size=64``, its default; ``a@1``: one prompt per decoder call)
+     (``a@CHUNK``: ``prompt_batch_size=CHUNK``; its default is 4 on a CPU, 64 on CUDA)
   b  naive, as in the transformers docs: SamProcessor + SamModel per box with the pixel values
      (the image is re-encoded for every box). Measured on ``--naive-boxes`` boxes and
      extrapolated linearly per box (the per-box cost is one full encoding + one decoding).
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         "--prompt-batch-size",
         type=int,
         nargs="+",
-        default=[64, 1],
+        default=[64, 4, 1],
         help="labeler chunk sizes to time (way a@CHUNK for each)",
     )
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")

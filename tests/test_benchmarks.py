@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -52,3 +53,24 @@ def test_build_benchmark_times_the_build_against_sam_alone(tmp_path, monkeypatch
         f"{kind}, {way}" for kind in ("compact (20x10 px object)", "dense (periodic, half the tile)")
         for way in ("windowed", "full size")
     }  # fmt: skip
+
+
+def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_dir):
+    from samrs_hf.labeling.labeler import SamLabeler
+    from samrs_hf.sources.base import object_from_polygon
+
+    bench = load("build_throughput", monkeypatch)
+    labeler = SamLabeler(str(tiny_sam_dir), "cpu", prompt_batch_size=2)
+    image = np.zeros((200, 400, 3), dtype=np.uint8)
+    boxes = [(40, 20, 120, 60), (200, 100, 360, 180), (0, 0, 400, 200)]
+    objects = [object_from_polygon("ship", [x0, y0, x1, y0, x1, y1, x0, y1]) for x0, y0, x1, y1 in boxes]
+    with bench.box_shaped_masks(True):
+        labeled = list(labeler.label_objects(image, objects, "hbox"))
+    for item, (x0, y0, x1, y1) in zip(labeled, boxes, strict=True):
+        full = item.window.full()
+        rows, cols = np.flatnonzero(full.any(1)), np.flatnonzero(full.any(0))
+        assert abs(rows[0] - y0) <= 2 and abs(rows[-1] + 1 - y1) <= 2, (rows[[0, -1]], (y0, y1))
+        assert abs(cols[0] - x0) <= 2 and abs(cols[-1] + 1 - x1) <= 2, (cols[[0, -1]], (x0, x1))
+        assert full[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
+    masks = list(labeler.label_objects(image, objects, "hbox"))
+    assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored

@@ -33,9 +33,10 @@ from pycocotools import mask as mask_utils
 __all__ = ["MaskWindow", "SamFrame"]
 
 ROUNDING_BOUND = 2.0**-18
-"""Relative bound (to the largest logit) on the gap between PyTorch's float32 resizes and their float64
-evaluation with the same weights: float32 rounds at 2**-24 relative and the two resizes add a few
-roundings each, so 2**-18 leaves a factor of about 8."""
+"""Relative bound (to the largest logit a window's pixels read) on the gap between PyTorch's float32
+resizes and their float64 evaluation with the same weights: each resize is a convex combination, so
+its values stay within that magnitude; float32 rounds at 2**-24 relative and the two resizes add a
+few roundings each, so 2**-18 leaves a factor of about 8."""
 DENSE_WINDOW = 0.25
 """Share of the image above which the window is evaluated by PyTorch's full-resolution resize instead."""
 DENSE_RLE = 0.125
@@ -242,8 +243,8 @@ class SamFrame:
             return None
         if len(window[0]) * len(window[1]) > DENSE_WINDOW * size[0] * size[1]:
             return _DENSE
-        values = self._evaluate(low, stages, *window)
-        if np.abs(values).min() <= ROUNDING_BOUND * (1.0 + float(np.abs(low).max())):
+        values, magnitude = self._evaluate(low, stages, *window)
+        if np.abs(values).min() <= ROUNDING_BOUND * (1.0 + magnitude):
             return _DENSE
         return MaskWindow.tight(values > 0, window[0].start, window[1].start, size)
 
@@ -270,16 +271,19 @@ class SamFrame:
         return out_rows, out_cols
 
     @staticmethod
-    def _evaluate(low: np.ndarray, stages, out_rows: range, out_cols: range) -> np.ndarray:
-        """The chain of resizes evaluated in float64 at ``out_rows`` x ``out_cols`` of the last stage only."""
+    def _evaluate(low: np.ndarray, stages, out_rows: range, out_cols: range) -> tuple[np.ndarray, float]:
+        """The chain of resizes evaluated in float64 at ``out_rows`` x ``out_cols`` of the last stage only, and
+        the largest magnitude among the logits those values read."""
         needs = [(out_rows, out_cols)]
-        for in_size, out_size, _ in reversed(stages[1:]):
+        for in_size, out_size, _ in reversed(stages):
             rows, cols = needs[0]
             needs.insert(0, (_needed(rows, in_size[0], out_size[0]), _needed(cols, in_size[1], out_size[1])))
+        (read_rows, read_cols), needs = needs[0], needs[1:]
+        magnitude = float(np.abs(low[read_rows.start : read_rows.stop, read_cols.start : read_cols.stop]).max())
         values, origin = low, (0, 0)
         for (in_size, out_size, _), (rows, cols) in zip(stages, needs):
             values, origin = _bilinear(values, origin, in_size, out_size, rows, cols), (rows.start, cols.start)
-        return values
+        return values, magnitude
 
     def windows(self, low_res: torch.Tensor, size: tuple[int, int]) -> list[MaskWindow | None]:
         """:meth:`mask_window` of each ``(n, *mask_size)`` map. The masks the window path cannot decide are

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
@@ -20,6 +21,7 @@ from samrs_hf.dataset.build import BuildOptions, build_subset
 from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import rbox_to_rhbox
+from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.maps import encode_rle
 from samrs_hf.labeling.transforms import MaskWindow, SamFrame
 from samrs_hf.sources.dota import read_dota_labels
@@ -218,17 +220,55 @@ def _rows(folder: Path) -> list[dict]:
     return sorted((row for table in tables for row in table), key=lambda row: row["image_id"])
 
 
-def test_windowed_masks_and_rles_give_the_full_resolution_pipelines_rows(built, tiny_sam_dir, monkeypatch):
-    """Rows built with every mask upscaled at full resolution and RLE-encoded from a full-size copy (the
-    processor's way) equal the windowed pipeline's bit for bit, for 1024 tiles (SOTA: no second resize),
-    800 images (SIOR) and 600 tiles (FAST)."""
+def _compact_masks(masks):
+    """``SamLabeler._masks`` answering each box prompt with a smooth elliptical bump over the box (what a trained
+    SAM returns, roughly), plus a trace of the tiny model's texture, so that the windowed path decides the masks."""
+
+    def compact(self, encoding, inputs, decoding):
+        low_res, score = masks(self, encoding, inputs, decoding)
+        (h, w), (ph, pw) = self.frame.mask_size, self.frame.pad_size
+        yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+        bumps = []
+        for x0, y0, x1, y1 in (inputs["input_boxes"][:, 0] * torch.tensor([w / pw, h / ph] * 2)).tolist():
+            rx, ry = max((x1 - x0) / 2, 0.5), max((y1 - y0) / 2, 0.5)
+            bump = 4 * (1 - ((xx - (x0 + x1) / 2) / rx) ** 2 - ((yy - (y0 + y1) / 2) / ry) ** 2)
+            bumps.append(bump.clamp(min=-12))
+        return torch.stack(bumps).float() + 0.01 * low_res.cpu(), score
+
+    return compact
+
+
+@pytest.mark.parametrize("masks", ["model", "compact"])
+def test_windowed_masks_and_rles_give_the_full_resolution_pipelines_rows(built, tiny_sam_dir, monkeypatch, masks):
+    """Rows built with every mask upscaled at full resolution (one ``post_process_masks`` per mask) and
+    RLE-encoded from a full-size copy equal the windowed pipeline's bit for bit, for 1024 tiles (SOTA: no
+    second resize), 800 images (SIOR) and 600 tiles (FAST); with the tiny model's own masks (periodic, over
+    half the image: mostly decided at full resolution) and with compact ones (decided in their windows)."""
     out, roots, _ = built
+    splits = {"sota": None, "sior": None, "fast": ("train",)}
+    if masks == "compact":
+        monkeypatch.setattr(SamLabeler, "_masks", _compact_masks(SamLabeler._masks))
+        masks_seen = Counter()  # all masks, and those resized at full resolution (large, or near a rounding tie)
+        windows, full_windows = SamFrame.windows, SamFrame._full_windows
+
+        def counted(method, key):
+            def call(self, low, size):
+                masks_seen[key] += len(low)
+                return method(self, low, size)
+
+            return call
+
+        monkeypatch.setattr(SamFrame, "windows", counted(windows, "all"))
+        monkeypatch.setattr(SamFrame, "_full_windows", counted(full_windows, "full size"))
+        out = out.parent / "windowed-compact"
+        for name, root in roots.items():
+            build_subset(BuildOptions(name, root, out, str(tiny_sam_dir), splits=splits[name], device="cpu"))
+        assert masks_seen["all"] > 50 and masks_seen["full size"] <= 0.05 * masks_seen["all"], masks_seen
     monkeypatch.setattr(
-        SamFrame, "mask_window", lambda self, low, size: MaskWindow.tight(self.upscale(low, size), 0, 0, size)
+        SamFrame, "windows", lambda self, low, size: [MaskWindow.tight(self.upscale(m, size), 0, 0, size) for m in low]
     )
     monkeypatch.setattr(MaskWindow, "rle", lambda self: encode_rle(self.full()))
-    reference = out.parent / "full-resolution"
-    splits = {"sota": None, "sior": None, "fast": ("train",)}
+    reference = out.parent / f"full-resolution-{masks}"
     for name, root in roots.items():
         build_subset(BuildOptions(name, root, reference, str(tiny_sam_dir), splits=splits[name], device="cpu"))
         assert _rows(reference / name) == _rows(out / name), name
