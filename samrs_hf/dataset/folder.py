@@ -14,7 +14,8 @@ __all__ = ["check_dataset_folder", "is_samrs_card"]
 def is_samrs_card(readme: Path) -> bool:
     """Whether ``readme`` is a card ``samrs`` wrote (its YAML is tagged ``samrs``)."""
     try:
-        return "samrs" in (DatasetCard.load(readme).data.tags or [])
+        text = Path(readme).read_text(encoding="utf-8")
+        return text.startswith("---") and "samrs" in (DatasetCard(text).data.tags or [])  # no YAML: not a card
     except (OSError, ValueError, TypeError, AttributeError):
         return False
 
