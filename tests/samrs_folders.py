@@ -26,30 +26,37 @@ TINY_SIZES = {"sota": {"train": 4, "validation": 2}, "sior": {"train": 2, "valid
 """Rows per config and split for training tests: unequal subset sizes, and FAST without a validation split."""
 
 
-def _object(mask: np.ndarray, category: int, box: list[float]) -> dict:
+def samrs_object(mask: np.ndarray, category: int, box: list[float], score: float = 0.9) -> dict:
+    """One instance of a row: ``mask``'s RLE and area under the prompt ``box`` ``[x0, y0, x1, y1]``."""
     return {
         "category": category,
         "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
         "rbox": None,
         "segmentation": encode_rle(mask),
         "area": int(mask.sum()),
-        "score": 0.9,
+        "score": score,
         "prompt_box": box,
     }
 
 
-def _row(index: int, image: np.ndarray, semantic: np.ndarray, objects: list[dict]) -> dict:
+def samrs_row(image_id: str, image: np.ndarray, semantic: np.ndarray, objects: list[dict], source: str) -> dict:
+    """A row of the SAMRS schema from its pixels and :func:`samrs_object` instances."""
     height, width = semantic.shape
     return {
-        "image_id": f"S{index}__{width}__0___0",
+        "image_id": image_id,
         "image": image_bytes(Image.fromarray(image)),
         "semantic_map": image_bytes(Image.fromarray(semantic)),
         "objects": objects,
         "width": width,
         "height": height,
-        "source": f"images/S{index}.png",
+        "source": source,
         "tile": [0, 0],
     }
+
+
+def _row(index: int, image: np.ndarray, semantic: np.ndarray, objects: list[dict]) -> dict:
+    width = semantic.shape[1]
+    return samrs_row(f"S{index}__{width}__0___0", image, semantic, objects, f"images/S{index}.png")
 
 
 def overlap_row(index: int, num_classes: int = 18, size: int = 64) -> dict:
@@ -61,7 +68,7 @@ def overlap_row(index: int, num_classes: int = 18, size: int = 64) -> dict:
     small[30 : 30 + 8 + index, 30:38] = True
     semantic = np.full((size, size), 255, np.uint8)
     semantic[big], semantic[small] = 1, 3
-    objects = [_object(big, 1, [8, 8, 40, 40]), _object(small, 3, [30, 30, 38, 38 + index])]
+    objects = [samrs_object(big, 1, [8, 8, 40, 40]), samrs_object(small, 3, [30, 30, 38, 38 + index])]
     return _row(index, image, semantic, objects)
 
 

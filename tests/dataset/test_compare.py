@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from samrs_folders import overlap_row, write_samrs
+from samrs_folders import overlap_row, samrs_object, samrs_row, write_samrs
 
 from samrs_hf.cli import main
 from samrs_hf.dataset.compare import InstanceAgreement, box_iou, compare_folders, match_boxes, report_paths
-from samrs_hf.dataset.schema import image_bytes
 from samrs_hf.labeling.maps import encode_rle
 
 SIZE = 64
@@ -24,26 +23,11 @@ def _square(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
 
 def _row(name: str, shapes: list[tuple[int, np.ndarray, list[float]]]) -> dict:
     """A row whose semantic map paints ``shapes`` (category, mask, prompt box) in order over 255."""
-    from PIL import Image
-
     semantic = np.full((SIZE, SIZE), 255, dtype=np.uint8)
     for category, mask, _ in shapes:
         semantic[mask] = category
-    objects = [
-        {"category": c, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "rbox": None, "segmentation": encode_rle(m),
-         "area": int(m.sum()), "score": 1.0, "prompt_box": b}
-        for c, m, b in shapes
-    ]  # fmt: skip
-    return {
-        "image_id": name,
-        "image": image_bytes(Image.new("RGB", (SIZE, SIZE))),
-        "semantic_map": image_bytes(Image.fromarray(semantic)),
-        "objects": objects,
-        "width": SIZE,
-        "height": SIZE,
-        "source": f"{name}.png",
-        "tile": [0, 0],
-    }
+    objects = [samrs_object(mask, category, box, score=1.0) for category, mask, box in shapes]
+    return samrs_row(name, np.zeros((SIZE, SIZE, 3), np.uint8), semantic, objects, f"{name}.png")
 
 
 # A: a 32x32 class-1 square at rows/cols 8-39 and an 8x8 class-3 square at rows/cols 30-37 painted over it.
