@@ -58,8 +58,9 @@ DTYPES = {
 }
 PROMPT_BATCH_SIZES = {"cpu": 4, "cuda": 64}
 """Default prompts per decoder call by device: on 2 CPU cores chunks of 4 decode fastest
-(benchmarks/README.md: 39 ms a prompt against 44 for 1 and 80 for 64); on a GPU a chunk is bound by
-kernel launches, so large chunks pay (64 is segment-anything's choice; not measured here)."""
+(benchmarks/README.md, decoder alone at ViT-B sizes: 39 ms a prompt against 44 for 1 and 75 for 64);
+on a GPU a chunk is bound by kernel launches, so large chunks pay (64 is segment-anything's choice;
+not measured here)."""
 
 
 def default_prompt_batch_size(device: torch.device | str) -> int:
