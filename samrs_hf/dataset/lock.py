@@ -92,7 +92,12 @@ def _recorded_run(path: Path) -> str | None:
         return None
     if host == socket.gethostname() and not _alive(pid):
         return None
-    return f"PID {pid} on {host[:100]}, started {started[:40]}: {command[:500]}"
+    return f"PID {pid} on {_printable(host, 100)}, started {_printable(started, 40)}: {_printable(command, 500)}"
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with line breaks and other control characters shown as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def _alive(pid: int) -> bool:

@@ -138,6 +138,11 @@ def test_a_dead_runs_info_never_blocks_and_a_silent_holder_is_still_refused(tmp_
     silent = pytest.raises(FolderInUseError, match=r"in use by another run \(it has not recorded its PID\)")
     with UnixFileLock(folder / LOCK, blocking=False), silent, folder_lock(folder):
         pass
+    live = stale | {"pid": os.getpid(), "command": "samrs build sota\n--out x\x1b[2J"}
+    (folder / LOCK_INFO).write_text(json.dumps(live))
+    one_line = pytest.raises(FolderInUseError, match=r"\(PID \d+ on .*: samrs build sota\?--out x\?\[2J\); wait")
+    with UnixFileLock(folder / LOCK, blocking=False), one_line, folder_lock(folder):
+        pass
 
 
 def test_prepare_training_holds_each_configs_lock(tmp_path, capsys):
