@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> dict:
             "sam_seconds": sam_seconds,
             "build_seconds": build_seconds,
             "naive_build_seconds": naive_seconds,
-            "images_per_s": summary.tiles_written / build_seconds,
+            "images_per_s": summary.written / build_seconds,
             "instances_per_s": summary.instances / build_seconds,
             "overhead_ms_per_instance": 1000 * (build_seconds - sam_seconds) / instances,
             "naive_overhead_ms_per_instance": 1000 * (naive_seconds - sam_seconds) / instances,

@@ -101,7 +101,17 @@ class SourceImage:
             size = image.size
             rgb = image.convert("RGB") if size == (self.width, self.height) else None
         if rgb is None:
-            raise ValueError(
-                f"{self.image_path}: image is {size[0]}x{size[1]} but its annotation says {self.width}x{self.height}"
-            )
+            raise self._size_error(size)
         return rgb
+
+    def check_header(self) -> None:
+        """Check from the file's header alone (nothing is decoded) that it is an image of the annotation's
+        size; raises as :meth:`read` would."""
+        size = read_size(self.image_path)
+        if size != (self.width, self.height):
+            raise self._size_error(size)
+
+    def _size_error(self, size: tuple[int, int]) -> ValueError:
+        return ValueError(
+            f"{self.image_path}: image is {size[0]}x{size[1]} but its annotation says {self.width}x{self.height}"
+        )

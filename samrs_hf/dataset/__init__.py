@@ -6,6 +6,9 @@ shards.py    Parquet shards committed atomically, and what a resumed build needs
 card.py      the dataset card: YAML ``configs:`` / ``dataset_info`` and the prose
 folder.py    what counts as a SAMRS folder (``--out`` never writes over someone else's files)
 writer.py    :class:`SubsetWriter`: settings, resume, a writer thread, staged shards, publish + card
+job.py       :class:`SubsetJob`: the resumable job build and import share (lock, plan, resume, processes)
+lock.py      one run at a time per subset folder (``flock``, released when its process dies)
+atomic.py    files replaced whole (temporary file, fsync, rename)
 build.py     :func:`build_subset`: reader -> tiles -> SAM -> rows -> shards -> card
 release.py   the authors' SAMRS release in and out (:func:`import_release`, :func:`export_release`)
 compare.py   agreement of two SAMRS folders of one subset (:func:`compare_folders`)

@@ -2,50 +2,42 @@
 
 Flow: source reader -> :func:`~samrs_hf.labeling.tiling.tile_scene` ->
 :meth:`SamLabeler.label_objects <samrs_hf.labeling.labeler.SamLabeler.label_objects>` (the subset's
-prompt) -> :class:`~samrs_hf.labeling.maps.LabelMapBuilder` -> :func:`~samrs_hf.dataset.schema.tile_row`
--> :class:`~samrs_hf.dataset.writer.SubsetWriter` (shards + card).
+prompt) -> :class:`~samrs_hf.labeling.maps.LabelMapBuilder` -> :func:`~samrs_hf.dataset.schema.tile_row`.
 
-* **Resume**: tiles already in committed shards are skipped, so rerunning a killed build gives
-  the same rows, none lost and none twice. Other settings (model config, prompt, tiling, dtype)
-  are refused unless ``overwrite`` starts over.
-* **Scale out**: under ``accelerate launch`` the remaining tiles are split between processes
-  (contiguous runs, so each process reads mostly its own scenes); each writes its own shards
-  (``-r{rank}-``) and the main process publishes them and writes the card when all are done.
-* **Bad input**: with ``skip_bad`` the readers skip bad annotations, and images that cannot be
-  decoded are skipped too; every skip is counted and named in the summary.
+:class:`BuildJob` is a :class:`~samrs_hf.dataset.job.SubsetJob` (lock, resume, processes, publishing):
+its work items are the tiles with objects; planning reads every annotation and checks every image's
+header against it, so a bad file stops the build (or, with ``skip_bad``, is skipped and named) before
+the model is loaded. Objects the readers and the tiler drop are counted in the summary.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from itertools import groupby, islice
 from pathlib import Path
 from typing import TypeVar
 
 from accelerate import PartialState
-from accelerate.utils import gather_object, parse_flag_from_env
+from accelerate.utils import parse_flag_from_env
 from PIL import Image
 from tqdm.auto import tqdm
 
+from samrs_hf.dataset.job import JobSummary, Row, SubsetJob, prefetch, shown, skip_or_raise
 from samrs_hf.dataset.schema import tile_row
-from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset, hf_split_name
-from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.labeling.labeler import Decoding, ImageEncoding, SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
 from samrs_hf.labeling.tiling import Tile, tile_scene
-from samrs_hf.records import open_image
+from samrs_hf.records import ImageReadError, SourceImage, open_image
 from samrs_hf.sources import get_source
+from samrs_hf.sources.base import DROPPED_OBJECTS
 
-__all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "build_subset", "label_tile", "plan_tiles", "prefetch"]
+__all__ = ["BuildJob", "BuildOptions", "BuildSummary", "PlannedTile", "build_subset", "label_tile", "plan_tiles"]
 
 T = TypeVar("T")
-SHOWN_SKIPS = 10
-"""Skipped files named in the summary (all of them are counted)."""
 IMAGE_BATCH_SIZES = {"cpu": 1, "cuda": 4}
 """Default tiles per encoder call: a CPU gains nothing from batching the encoder (it is compute-bound
 already); on a GPU a few tiles per call fill it better (4: not measured here, no GPU was lent)."""
@@ -77,42 +69,30 @@ class BuildOptions:
 
 
 @dataclass
-class BuildSummary:
-    """Counts of one build (summed over processes) and the messages naming what was skipped."""
+class BuildSummary(JobSummary):
+    """Counts of one build (summed over processes) and the messages naming what was skipped or dropped."""
 
     images: int = 0
     tiles: int = 0
     tiles_without_objects: int = 0
-    tiles_already_done: int = 0
-    tiles_written: int = 0
     tiles_without_masks: int = 0
-    instances: int = 0
     dropped: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-    skip_messages: list[str] = field(default_factory=list)
+    drop_messages: list[str] = field(default_factory=list)
 
-    def merge(self, other: BuildSummary) -> None:
-        """Add the labelling counts of another process (plan counts are the same everywhere)."""
-        self.tiles_written += other.tiles_written
-        self.tiles_without_masks += other.tiles_without_masks
-        self.instances += other.instances
-        self.dropped.update({k: v for k, v in other.dropped.items() if k.startswith("labeling:")})
-        self.skipped.update({k: v for k, v in other.skipped.items() if k == "unreadable_image"})
-        self.skip_messages = list(dict.fromkeys(self.skip_messages + other.skip_messages))
+    def plan_counts(self) -> str:
+        return f"{self.images} images read, {self.tiles} tiles with objects"
 
     def format(self) -> str:
         lines = [
             f"images read: {self.images}",
             f"tiles with objects: {self.tiles} (skipped without objects: {self.tiles_without_objects})",
-            f"tiles already in committed shards (resumed): {self.tiles_already_done}",
-            f"tiles written: {self.tiles_written} (skipped, no mask left: {self.tiles_without_masks})",
+            f"tiles already in committed shards (resumed): {self.already_done}",
+            f"tiles written: {self.written} (skipped, no mask left: {self.tiles_without_masks})",
             f"instances written: {self.instances}",
+            *self.skip_lines(),
+            *(f"dropped objects, {reason}: {n}" for reason, n in sorted(self.dropped.items())),
+            *shown(self.drop_messages),
         ]
-        lines += [f"dropped objects, {reason}: {n}" for reason, n in sorted(self.dropped.items())]
-        lines += [f"skipped (--skip-bad), {reason}: {n}" for reason, n in sorted(self.skipped.items())]
-        lines += [f"  {message}" for message in self.skip_messages[:SHOWN_SKIPS]]
-        if len(self.skip_messages) > SHOWN_SKIPS:
-            lines.append(f"  ... and {len(self.skip_messages) - SHOWN_SKIPS} more")
         return "\n".join(lines)
 
 
@@ -125,7 +105,11 @@ class PlannedTile:
 
 
 def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummary) -> list[PlannedTile]:
-    """Tiles with objects of every requested split, in a fixed order; fills the plan counts of ``summary``."""
+    """Tiles with objects of every requested split, in a fixed order; fills the plan counts of ``summary``.
+
+    Every image's header is checked against its annotation (nothing is decoded): a file that is no
+    image or has another size raises (suggesting ``--skip-bad``), or with ``skip_bad`` is skipped.
+    """
     planned = []
     source_class = get_source(recipe.source)
     for split in options.splits or recipe.splits:
@@ -135,15 +119,32 @@ def plan_tiles(recipe: SubsetRecipe, options: BuildOptions, summary: BuildSummar
         with tqdm(islice(source, options.limit), desc=f"reading {split}", unit="image", leave=False) as scenes:
             for scene in scenes:
                 summary.images += 1
+                if not _header_ok(scene, summary, options.skip_bad):
+                    continue
                 for tile in tile_scene(scene, recipe.tiling, summary.dropped):
                     if tile.objects:
                         planned.append(PlannedTile(hf_split_name(split), tile))
                     else:
                         summary.tiles_without_objects += 1
-        summary.skipped.update(source.report.counts)
-        summary.skip_messages += source.report.messages
+        for reason, message in source.report.entries:
+            if reason in DROPPED_OBJECTS:
+                summary.dropped[reason] += 1
+                summary.drop_messages.append(message)
+            else:
+                summary.skip(reason, message)  # only a skip_bad reader skips
     summary.tiles = len(planned)
     return planned
+
+
+def _header_ok(scene: SourceImage, summary: BuildSummary, skip_bad: bool) -> bool:
+    """Whether ``scene``'s image header matches its annotation; a mismatch raises or, with ``skip_bad``, is skipped."""
+    try:
+        scene.check_header()
+    except (OSError, ValueError) as error:
+        reason = "unreadable_image" if isinstance(error, ImageReadError) else "size_mismatch"
+        skip_or_raise(error, reason, summary, skip_bad)
+        return False
+    return True
 
 
 @dataclass
@@ -190,25 +191,6 @@ def label_tile(
     return maps.add_all(labeler.label_objects(image, tile.objects, prompt, encoding=encoding))
 
 
-def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str, labeler: SamLabeler) -> dict:
-    """What determines the rows of a subset: resuming with other settings would mix two datasets.
-
-    The model is compared by its configuration's hash (``model_config``), so two spellings of one
-    folder are the same setting; ``model`` is kept for people to read.
-    """
-    return {
-        "subset": recipe.name,
-        "model": labeler.model_id,
-        "model_config": labeler.config_hash,
-        "dtype": str(labeler.dtype).removeprefix("torch."),
-        "prompt": prompt,
-        "decoding": str(labeler.decoding) or "single mask (the paper's)",
-        "source": recipe.source,
-        "source_kwargs": recipe.source_kwargs,
-        "tiling": asdict(recipe.tiling),
-    }
-
-
 def _cpu_requested(options: BuildOptions) -> bool:
     """CPU processes: ``--device cpu`` or ``accelerate launch --cpu`` (lets torchrun-launched CPU ranks join gloo)."""
     return options.device == "cpu" or parse_flag_from_env("ACCELERATE_USE_CPU")
@@ -220,86 +202,102 @@ def build_subset(options: BuildOptions, labeler: SamLabeler | None = None) -> Bu
     ``labeler``: an already loaded one (its model, device, dtype and decoding replace the options').
     Raises ``ValueError`` when no tile of the subset could be written at all.
     """
-    recipe = get_subset(options.subset)
-    prompt = options.prompt or recipe.prompt
-    state = PartialState(cpu=_cpu_requested(options))
-    labeler = labeler or SamLabeler(
-        options.model,
-        options.device or state.device,
-        options.dtype,
-        options.prompt_batch_size,
-        options.decoding,
-        options.compile,
-    )
-    writer = SubsetWriter(options.out, recipe, state, options.rows_per_shard)
-    done = writer.prepare(build_settings(recipe, options, prompt, labeler), overwrite=options.overwrite)
-    summary = BuildSummary()
-    planned = plan_tiles(recipe, options, summary)
-    todo = [p for p in planned if (p.split, p.tile.image_id) not in done]
-    summary.tiles_already_done = len(planned) - len(todo)
-    with state.split_between_processes(todo) as mine:
-        _label_tiles(mine, labeler, writer, options, recipe, prompt, summary)
-    total = _gather(summary)
-    writer.finish()
-    if not shard_files(writer.folder):
-        raise ValueError(
-            f"no tile of {recipe.name} was written to {options.out} ({total.images} images read, "
-            f"{total.tiles} tiles with objects, {sum(total.skipped.values())} files skipped); "
-            "check --root and --split, or drop --limit"
+    return BuildJob(options, labeler).run()
+
+
+class BuildJob(SubsetJob[PlannedTile]):
+    """``samrs build``: a work item is a tile with objects; SAM labels it into a row."""
+
+    verb = "labeling"
+    hint = "check --root and --split, or drop --limit"
+
+    def __init__(self, options: BuildOptions, labeler: SamLabeler | None = None):
+        recipe = get_subset(options.subset)
+        state = PartialState(cpu=_cpu_requested(options))
+        super().__init__(recipe, options.out, state, options.rows_per_shard, options.skip_bad, options.overwrite)
+        self.options, self.prompt, self._given_labeler = options, options.prompt or recipe.prompt, labeler
+
+    @cached_property
+    def labeler(self) -> SamLabeler:
+        """The labeler given, or the options' model, loaded when first needed (after planning)."""
+        if self._given_labeler is not None:
+            return self._given_labeler
+        options = self.options
+        return SamLabeler(
+            options.model,
+            options.device or self.state.device,
+            options.dtype,
+            options.prompt_batch_size,
+            options.decoding,
+            options.compile,
         )
-    return total
 
+    def new_summary(self) -> BuildSummary:
+        return BuildSummary()
 
-def _label_tiles(
-    tiles: list[PlannedTile],
-    labeler: SamLabeler,
-    writer: SubsetWriter,
-    options: BuildOptions,
-    recipe: SubsetRecipe,
-    prompt: str,
-    summary: BuildSummary,
-) -> None:
-    """Label ``tiles`` (one process's share) and hand their rows to this rank's writer thread.
+    def plan(self, summary: BuildSummary) -> list[PlannedTile]:
+        return plan_tiles(self.recipe, self.options, summary)
 
-    Tiles are encoded ``image_batch_size`` at a time. Tiles whose masks all come back empty get no
-    row (and are labelled again by a resume).
-    """
-    scenes = [list(g) for _, g in groupby(tiles, key=lambda p: (p.split, p.tile.scene.image_id))]
-    rank = writer.state.process_index
-    batch_size = options.image_batch_size or IMAGE_BATCH_SIZES.get(labeler.device.type, 1)
-    loaded = prefetch((partial(_load_scene, s) for s in scenes), workers=1, ahead=2)
-    with writer.open() as put, tqdm(total=len(tiles), desc=f"labeling {recipe.name} [rank {rank}]", unit="tile") as bar:
-        for batch in _batches(_readable_tiles(loaded, options.skip_bad, summary, bar), batch_size):
-            encodings = labeler.encode_batch([image for _, image, _ in batch])
-            for (planned, image, original), encoding in zip(batch, encodings):
-                maps = label_tile(labeler, image, planned.tile, recipe, prompt, encoding)
-                summary.dropped.update({f"labeling: {k}": v for k, v in maps.dropped.items()})
-                bar.update()
-                if not maps.records:
-                    summary.tiles_without_masks += 1
-                    continue
-                make_row = partial(
-                    tile_row, planned.tile, image, maps.semantic_map(), maps.records, options.root, original
-                )
-                put(planned.split, make_row)
-                summary.tiles_written += 1
-                summary.instances += len(maps.records)
+    def key(self, item: PlannedTile) -> tuple[str, str]:
+        return item.split, item.tile.image_id
 
+    def settings(self) -> dict:
+        """What determines the rows; the model is compared by its configuration's hash (``model_config``), so
+        two spellings of one folder are the same setting (``model`` is kept for people to read)."""
+        labeler = self.labeler
+        return {
+            "subset": self.recipe.name,
+            "model": labeler.model_id,
+            "model_config": labeler.config_hash,
+            "dtype": str(labeler.dtype).removeprefix("torch."),
+            "prompt": self.prompt,
+            "decoding": str(labeler.decoding) or "single mask (the paper's)",
+            "source": self.recipe.source,
+            "source_kwargs": self.recipe.source_kwargs,
+            "tiling": asdict(self.recipe.tiling),
+        }
 
-def _readable_tiles(
-    scenes: Iterable[LoadedScene], skip_bad: bool, summary: BuildSummary, bar: tqdm
-) -> Iterator[tuple[PlannedTile, Image.Image, bytes | None]]:
-    """Each tile of each scene that could be read; an unreadable scene raises, or with ``skip_bad`` is counted."""
-    for scene in scenes:
-        if scene.error is not None:
-            if not skip_bad:
-                raise scene.error
-            summary.skipped["unreadable_image"] += 1
-            summary.skip_messages.append(str(scene.error))
-            bar.update(len(scene.tiles))
-            continue
-        for planned, image in zip(scene.tiles, scene.images):
-            yield planned, image, scene.original
+    def rows(self, items: list[PlannedTile], summary: BuildSummary) -> Iterator[Row | None]:
+        """Label ``items`` ``image_batch_size`` tiles per encoder call. Tiles whose masks all come back empty
+        get no row (and are labelled again by a resume)."""
+        scenes = [list(g) for _, g in groupby(items, key=lambda p: (p.split, p.tile.scene.image_id))]
+        loaded = prefetch((partial(_load_scene, s) for s in scenes), workers=1, ahead=2)
+        batch_size = self.options.image_batch_size or IMAGE_BATCH_SIZES.get(self.labeler.device.type, 1)
+        for batch in _batches(self._readable(loaded, summary), batch_size):
+            readable = [entry for entry in batch if entry is not None]
+            yield from (None for _ in range(len(batch) - len(readable)))
+            encodings = self.labeler.encode_batch([image for _, image, _ in readable]) if readable else []
+            for (planned, image, original), encoding in zip(readable, encodings):
+                yield self._row(planned, image, original, encoding, summary)
+
+    def _row(
+        self,
+        planned: PlannedTile,
+        image: Image.Image,
+        original: bytes | None,
+        encoding: ImageEncoding,
+        summary: BuildSummary,
+    ) -> Row | None:
+        maps = label_tile(self.labeler, image, planned.tile, self.recipe, self.prompt, encoding)
+        summary.dropped.update({f"labeling: {k}": v for k, v in maps.dropped.items()})
+        if not maps.records:
+            summary.tiles_without_masks += 1
+            return None
+        semantic = maps.semantic_map()
+        make = partial(tile_row, planned.tile, image, semantic, maps.records, self.options.root, original)
+        return Row(planned.split, make, len(maps.records))
+
+    def _readable(
+        self, scenes: Iterable[LoadedScene], summary: BuildSummary
+    ) -> Iterator[tuple[PlannedTile, Image.Image, bytes | None] | None]:
+        """Each tile of each scene, read; ``None`` for each tile of a scene that could not be read (skipped)."""
+        for scene in scenes:
+            if scene.error is not None:
+                skip_or_raise(scene.error, "unreadable_image", summary, self.skip_bad)
+                yield from (None for _ in scene.tiles)
+                continue
+            for planned, image in zip(scene.tiles, scene.images):
+                yield planned, image, scene.original
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -307,29 +305,3 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     items = iter(items)
     while batch := list(islice(items, size)):
         yield batch
-
-
-def _gather(summary: BuildSummary) -> BuildSummary:
-    """The counts of all processes, summed."""
-    gathered = gather_object([summary])
-    total = gathered[0]
-    for other in gathered[1:]:
-        total.merge(other)
-    return total
-
-
-def prefetch(loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 4) -> Iterator[T]:
-    """Yield ``loader()`` for each loader, in order, running up to ``ahead`` of them in ``workers`` threads.
-
-    Reading and decoding images (PIL and numpy release the GIL) then overlaps SAM's work on the
-    previous one. Memory holds at most ``ahead`` loaded results beyond the one being used.
-    """
-    if ahead < 1 or workers < 1:
-        raise ValueError("prefetch needs workers >= 1 and ahead >= 1")
-    loaders = iter(loaders)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = [pool.submit(f) for f in islice(loaders, ahead)]
-        while pending:
-            result = pending.pop(0).result()
-            pending.extend(pool.submit(f) for f in islice(loaders, 1))
-            yield result

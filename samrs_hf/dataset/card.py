@@ -15,12 +15,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
+from filelock import UnixFileLock
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from samrs_hf.dataset.atomic import write_atomic
 from samrs_hf.dataset.shards import read_build_settings, shard_files, shard_split
 from samrs_hf.dataset.subsets import CARD_TEMPLATES, SUBSETS, SubsetRecipe
 
 __all__ = ["SubsetCounts", "count_subset", "write_card"]
+
+CARD_LOCK = ".card.lock"
+"""Held while the card is rewritten (builds of other subsets into the same folder wait for it)."""
 
 
 @dataclass
@@ -71,9 +76,21 @@ def write_card(dataset_dir: Path) -> Path | None:
     ``configs:`` and ``dataset_info`` describe each subset with finished shards; entries of other
     configs already in the card are kept. Row and per-class instance counts are read from the
     shards. With nothing to describe, an existing card of ours is removed; returns the card's path,
-    or ``None`` when there is none.
+    or ``None`` when there is none. The card is replaced in one step (a full disk leaves the previous
+    one), and builds of several subsets into one folder rewrite it one at a time, each from the
+    shards as they are then, so none loses another's entry.
     """
     dataset_dir = Path(dataset_dir)
+    readme = dataset_dir / "README.md"
+    with UnixFileLock(dataset_dir / CARD_LOCK, fallback_to_soft=False):
+        card = _render_card(dataset_dir, readme)
+        if card is None:
+            readme.unlink(missing_ok=True)
+            return None
+        return write_atomic(readme, str(card))
+
+
+def _render_card(dataset_dir: Path, readme: Path) -> DatasetCard | None:
     built = {
         name: count_subset(dataset_dir / name, recipe)
         for name, recipe in SUBSETS.items()
@@ -81,14 +98,12 @@ def write_card(dataset_dir: Path) -> Path | None:
     }
     configs = [_config_entry(dataset_dir / name, counts) for name, counts in built.items()]
     infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, SUBSETS[name], c) for name, c in built.items()})
-    readme = dataset_dir / "README.md"
     if readme.exists():
         previous = DatasetCard.load(readme).data
         configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in SUBSETS]
         kept = DatasetInfosDict.from_dataset_card_data(previous)
         infos.update({name: info for name, info in kept.items() if name not in SUBSETS})
     if not configs:
-        readme.unlink(missing_ok=True)
         return None
     card_data = DatasetCardData(
         license="other",
@@ -109,6 +124,4 @@ def write_card(dataset_dir: Path) -> Path | None:
         for name, counts in built.items()
     ]
     infos.to_dataset_card_data(card_data)
-    card = DatasetCard.from_template(card_data, template_path=str(CARD_TEMPLATES / "samrs.md"), subsets=subsets)
-    card.save(readme)
-    return readme
+    return DatasetCard.from_template(card_data, template_path=str(CARD_TEMPLATES / "samrs.md"), subsets=subsets)

@@ -4,6 +4,7 @@ Layout of ``DATASET_DIR`` (the same on the Hub, so ``load_dataset`` reads both):
 
     README.md                                   card; YAML ``configs:`` names every finished subset
     sota/.build.json                            settings the shards were built with (model, prompt, tiling)
+    sota/.lock, sota/.lock.json                 the subset's lock and the run holding it (dataset/lock.py)
     sota/train-r00-00000.parquet                {config}/{split}-r{rank}-{index}.parquet: finished shards
     sota/.incomplete/train-r01-00003.parquet    shards of a build still running (or killed)
 
@@ -11,7 +12,7 @@ A build commits its shards into the hidden ``.incomplete/`` folder, which ``data
 (it skips hidden files and folders unless a pattern names them), so a folder mid-build never loads
 as complete: it loads as it was before the build, or not at all. When every process is done,
 :func:`publish_staged` moves the shards next to the finished ones. Each shard is written to
-``NAME.parquet.tmp`` and renamed, so a killed build leaves only whole shards, and
+``NAME.parquet.tmp``, synced and renamed, so a killed build leaves only whole shards, and
 :func:`committed_ids` recovers the tiles they hold for resuming. The settings file is hidden too:
 ``datasets`` would otherwise read a lone JSON file as the data (the card shows the settings).
 """
@@ -27,6 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features
 
+from samrs_hf.dataset.atomic import commit_file, sync_folder, write_atomic
+
 __all__ = [
     "BUILD_SETTINGS",
     "STAGING",
@@ -35,6 +38,7 @@ __all__ = [
     "publish_staged",
     "read_build_settings",
     "remove_partial_shards",
+    "remove_subset",
     "shard_files",
     "shard_split",
     "write_build_settings",
@@ -46,6 +50,8 @@ ROW_GROUP_ROWS = 100
 """Rows per Parquet row group at most (``datasets`` uses 100 for image datasets)."""
 ROW_GROUP_BYTES = 64 * 2**20
 """Arrow bytes per row group at most: rows of dense tiles (large images, many instances) close it early."""
+SETTINGS_BYTES = 2**20
+"""Largest settings file read (samrs writes under 2 KB)."""
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
 
 
@@ -78,29 +84,60 @@ def remove_partial_shards(folder: Path) -> int:
     return len(partial)
 
 
+def remove_subset(folder: Path) -> None:
+    """Delete what builds wrote into a subset folder: its shards (finished, staged, partial) and settings.
+
+    Other files in ``folder`` are not ours and are kept (so is the folder, with its lock).
+    """
+    remove_partial_shards(folder)
+    for path in [*shard_files(folder, staged=True), Path(folder) / BUILD_SETTINGS]:
+        path.unlink(missing_ok=True)
+    _remove_empty_staging(folder)
+
+
 def publish_staged(folder: Path) -> int:
     """Move the staged shards of ``folder`` next to its finished ones; returns how many moved."""
-    staging = Path(folder) / STAGING
-    staged = shard_files(staging)
+    staged = shard_files(Path(folder) / STAGING)
     for path in staged:
         os.replace(path, Path(folder) / path.name)
-    if staging.is_dir() and not any(staging.iterdir()):
-        staging.rmdir()
+    sync_folder(folder)
+    _remove_empty_staging(folder)
     return len(staged)
 
 
+def _remove_empty_staging(folder: Path) -> None:
+    staging = Path(folder) / STAGING
+    if staging.is_dir() and not any(staging.iterdir()):
+        staging.rmdir()
+
+
 def read_build_settings(folder: Path) -> dict | None:
-    """The settings recorded in ``folder/.build.json``, or ``None`` when there are none."""
+    """The settings recorded in ``folder/.build.json``, or ``None`` when there are none.
+
+    A file that is not the JSON object samrs writes (cut short, edited, damaged) is a ``ValueError``
+    naming it and the way out.
+    """
     path = Path(folder) / BUILD_SETTINGS
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > SETTINGS_BYTES:
+            raise ValueError(f"{path.stat().st_size} bytes")
+        settings = json.loads(path.read_bytes())
+        if not isinstance(settings, dict):
+            raise ValueError(f"a JSON {type(settings).__name__}, not an object")
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
+        raise ValueError(
+            f"{path}: not a settings file of samrs ({error}); pass --overwrite to delete "
+            f"the {Path(folder).name} subset and build it again"
+        ) from None
+    return settings
 
 
 def write_build_settings(folder: Path, settings: dict) -> Path:
-    """Record the settings a subset's shards are built with (read back by resumes and the card)."""
-    path = Path(folder) / BUILD_SETTINGS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2, sort_keys=True), encoding="utf-8")
-    return path
+    """Record the settings a subset's shards are built with (read back by resumes and the card), atomically."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return write_atomic(Path(folder) / BUILD_SETTINGS, json.dumps(settings, indent=2, sort_keys=True))
 
 
 class ShardWriter:
@@ -155,5 +192,5 @@ class ShardWriter:
         if self._writer is None:
             return
         self._writer.close()
-        os.replace(self._writer.where, self._path)
+        commit_file(self._writer.where, self._path)
         self._writer, self._rows_in_shard, self.next_index = None, 0, self.next_index + 1

@@ -1,11 +1,12 @@
 """Writing one subset into a SAMRS folder: folder checks, settings, resume, a background shard writer, the card.
 
-:class:`SubsetWriter` is what ``samrs build`` (and any other producer of SAMRS rows) writes through:
+:class:`SubsetWriter` is what ``samrs build`` and ``samrs import-release`` write through (driven by
+:class:`~samrs_hf.dataset.job.SubsetJob`, which also holds the subset's lock):
 
 1. :meth:`~SubsetWriter.prepare` (main process first, then every process): refuse an ``--out``
    that holds someone else's files, refuse to resume shards built with other settings (or, with
-   ``overwrite``, delete the subset and start over), record the settings, and return the tiles
-   already committed, which the caller skips;
+   ``overwrite``, delete the subset's shards and settings and start over), record the settings, and
+   return the tiles already committed, which the caller skips;
 2. :meth:`~SubsetWriter.open` (each process): a sink whose ``put(split, make_row)`` hands a row
    factory to a writer thread that builds the row (PNG encoding releases the GIL), encodes it and
    commits shards, so writing overlaps labelling; at most ``queue_size`` rows wait, which bounds
@@ -17,7 +18,6 @@
 from __future__ import annotations
 
 import queue
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +34,7 @@ from samrs_hf.dataset.shards import (
     publish_staged,
     read_build_settings,
     remove_partial_shards,
+    remove_subset,
     shard_files,
     write_build_settings,
 )
@@ -75,7 +76,7 @@ class SubsetWriter:
         if self.state.is_main_process:
             check_dataset_folder(self.out)
             if overwrite and self.folder.exists():
-                shutil.rmtree(self.folder)
+                remove_subset(self.folder)
                 write_card(self.out)
             self._check_settings(settings)
             remove_partial_shards(self.folder)

@@ -52,16 +52,24 @@ class ParsedAnnotation:
     header: dict[str, str] = field(default_factory=dict)
 
 
+DROPPED_OBJECTS = frozenset({"degenerate", "outside_image"})
+"""Reasons under which readers drop objects whatever ``skip_bad`` says; the others are ``skip_bad`` skips."""
+
+
 @dataclass
 class SkipReport:
-    """What a reader dropped with ``skip_bad=True``: reason -> count, plus the messages."""
+    """What a reader left out: reason -> count, and each ``(reason, message)`` in order."""
 
     counts: Counter = field(default_factory=Counter)
-    messages: list[str] = field(default_factory=list)
+    entries: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, reason: str, message: str) -> None:
         self.counts[reason] += 1
-        self.messages.append(message)
+        self.entries.append((reason, message))
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for _, message in self.entries]
 
     def __bool__(self) -> bool:
         return bool(self.counts)

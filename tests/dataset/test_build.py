@@ -112,7 +112,7 @@ def test_sota_tiles_cover_the_scene_and_hold_its_pixels(built):
         covered[y0 : y0 + h, x0 : x0 + w] = True
     assert covered.all()
     summary = summaries["sota"]
-    assert (summary.images, summary.tiles, summary.tiles_written) == (2, 5, 5)
+    assert (summary.images, summary.tiles, summary.written) == (2, 5, 5)
     assert summary.dropped["cut_by_tile_edge"] == 1  # the bridge spanning P9000
 
 
@@ -167,7 +167,7 @@ def test_rerun_of_a_finished_build_adds_nothing(built, tiny_sam_dir):
     out, roots, _ = built
     before = sorted(p.name for p in (out / "fast").iterdir())
     summary = build_subset(BuildOptions("fast", roots["fast"], out, str(tiny_sam_dir), splits=("train",), device="cpu"))
-    assert (summary.tiles_already_done, summary.tiles_written) == (4, 0)
+    assert (summary.already_done, summary.written) == (4, 0)
     assert sorted(p.name for p in (out / "fast").iterdir()) == before
 
 

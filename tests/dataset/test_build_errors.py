@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
 import pytest
 from datasets import load_dataset
+from PIL import Image
 from raw_datasets import make_dior_root
 
 from samrs_hf.cli import main
+from samrs_hf.dataset.build import BuildOptions, build_subset
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +54,7 @@ def test_someone_elses_readme_is_never_replaced(tmp_path, fixtures_dir, tiny_sam
 def test_skip_bad_skips_a_truncated_jpeg_and_names_it(tmp_path, fixtures_dir, tiny_sam_dir, capsys):
     root, out = _dior(tmp_path, fixtures_dir, truncated=1), tmp_path / "samrs"
     assert main(_build(root, out, tiny_sam_dir)) == 1
-    assert "00002.jpg" in _one_error_line(capsys)
+    assert "00002.jpg" in (line := _one_error_line(capsys)) and "pass --skip-bad to skip it" in line
     assert main(_build(root, out, tiny_sam_dir, "--skip-bad")) == 0
     printed = capsys.readouterr().out
     assert "skipped (--skip-bad), unreadable_image: 1" in printed and "00002.jpg" in printed
@@ -112,3 +115,50 @@ def test_ctrl_c_says_how_to_resume_and_a_bug_shows_its_traceback(tmp_path, fixtu
     monkeypatch.setattr(build, "build_subset", bug)
     assert main(_build(root, out, tiny_sam_dir)) == 2
     assert "this is a bug in samrs-hf" in printed[-1]
+
+
+def _add_image(root, fixtures_dir, number: int, data: bytes) -> None:
+    """Image ``{number:05d}.jpg`` holding ``data``, annotated as 00001 is (800x800, one golf field)."""
+    (root / "JPEGImages-trainval" / f"{number:05d}.jpg").write_bytes(data)
+    xml = fixtures_dir / "dior" / "Annotations" / "Horizontal Bounding Boxes" / "00001.xml"
+    shutil.copy(xml, root / "Annotations" / "Horizontal Bounding Boxes" / f"{number:05d}.xml")
+
+
+def test_every_image_header_is_checked_before_the_model_loads(tmp_path, fixtures_dir):
+    root = _dior(tmp_path, fixtures_dir)
+    _add_image(root, fixtures_dir, 2, b"not an image")
+    options = BuildOptions("sior", root, tmp_path / "samrs", "no-such-model/", splits=("all",))
+    with pytest.raises(ValueError, match=r"00002\.jpg: cannot read image: .*; pass --skip-bad to skip it and go on$"):
+        build_subset(options)
+    small = io.BytesIO()
+    Image.new("RGB", (400, 300)).save(small, "JPEG")
+    _add_image(root, fixtures_dir, 2, small.getvalue())
+    with pytest.raises(ValueError, match=r"00002\.jpg: image is 400x300 but its annotation says 800x800; pass --skip"):
+        build_subset(options)
+
+
+def test_the_summary_names_skipped_files_before_dropped_objects(tmp_path, fixtures_dir, tiny_sam_dir, capsys):
+    root = _dior(tmp_path, fixtures_dir, truncated=1)  # 00002.jpg: its header is whole, its pixels are not
+    _add_image(root, fixtures_dir, 3, b"not an image")
+    annotation = root / "Annotations" / "Horizontal Bounding Boxes" / "00001.xml"
+    outside = "<object><name>ship</name><bndbox><xmin>900</xmin><ymin>9</ymin><xmax>950</xmax><ymax>40</ymax></bndbox>"
+    xml = annotation.read_text().replace("</annotation>", f"{outside}</object></annotation>")
+    annotation.unlink()  # a link to the shared fixture
+    annotation.write_text(xml)
+    out = tmp_path / "samrs"
+    assert main(_build(root, out, tiny_sam_dir)) == 1  # 00003 stops the build while planning
+    assert "00003.jpg" in _one_error_line(capsys) and not (out / "sior" / ".build.json").exists()
+    assert main(_build(root, out, tiny_sam_dir, "--skip-bad")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    skipped = lines.index("skipped (--skip-bad), unreadable_image: 2")
+    assert "00003.jpg" in lines[skipped + 1] and "00002.jpg" in lines[skipped + 2]
+    assert lines[skipped + 3 :] == [
+        "dropped objects, outside_image: 1",
+        f"  {annotation}: object 2 (ship) lies wholly outside the 800x800 image",
+    ]
+    image = root / "JPEGImages-trainval" / "00001.jpg"
+    image.unlink()
+    image.write_bytes(b"")
+    assert main(_build(root, tmp_path / "none", tiny_sam_dir, "--skip-bad")) == 1
+    line = _one_error_line(capsys)
+    assert "(3 images read, 1 tiles with objects, 3 files skipped with --skip-bad: unreadable_image 3;" in line

@@ -1,10 +1,12 @@
-"""A build killed with SIGKILL resumes to the same rows; two accelerate processes give the same rows as one.
+"""A build killed with SIGKILL resumes to the same rows; two accelerate processes give the same rows as one;
+a second build into a subset being built fails at once and changes nothing.
 
 ``accelerate launch --cpu`` starts several processes only through MPI, so the two CPU processes
 are started with accelerate's torchrun launcher (``--multi_gpu``) and ``--device cpu``, which
 makes the ranks join a gloo process group.
 """
 
+import json
 import os
 import signal
 import socket
@@ -16,9 +18,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
+from isolated import assert_one_line_error, run_samrs
 from raw_datasets import make_fair1m_root
 
 from samrs_hf.dataset.build import BuildOptions, build_subset
+from samrs_hf.dataset.lock import LOCK_INFO, folder_lock
 from samrs_hf.dataset.shards import SHARD_RE, shard_files
 
 pytestmark = pytest.mark.slow
@@ -61,7 +65,7 @@ def reference(raw, tmp_path_factory, tiny_sam_dir) -> list[dict]:
     """Rows of an uninterrupted single-process build."""
     out = tmp_path_factory.mktemp("reference") / "samrs"
     summary = build_subset(_options(raw, out, tiny_sam_dir, rows_per_shard=2))
-    assert summary.tiles_written == TILES
+    assert summary.written == TILES
     return rows(out)
 
 
@@ -79,9 +83,45 @@ def test_killed_build_resumes_to_the_same_rows(raw, reference, tmp_path, tiny_sa
     committed = shard_files(out / "fast", staged=True)
     assert 1 <= len(committed) < TILES, f"the build was not killed mid-way ({len(committed)} shards)"
     assert not (out / "README.md").exists() and shard_files(out / "fast") == []  # nothing loads as complete
-    summary = build_subset(_options(raw, out, tiny_sam_dir, rows_per_shard=1))
-    assert (summary.tiles_already_done, summary.tiles_written) == (len(committed), TILES - len(committed))
+    assert json.loads((out / "fast" / LOCK_INFO).read_text())["pid"] == process.pid  # left behind: it means nothing
+    summary = build_subset(_options(raw, out, tiny_sam_dir, rows_per_shard=1))  # takes the lock the kernel freed
+    assert (summary.already_done, summary.written) == (len(committed), TILES - len(committed))
     assert rows(out) == reference
+
+
+def _files(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_second_build_into_a_subset_being_built_fails_at_once_and_changes_nothing(
+    raw, reference, tmp_path, tiny_sam_dir
+):
+    out = tmp_path / "samrs"
+    command = [sys.executable, "-m", "samrs_hf.cli", *_build_args(raw, out, tiny_sam_dir, rows_per_shard=1)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "fast" / LOCK_INFO).exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(first.pid, signal.SIGSTOP)  # it holds the lock, and stands still while the second run tries
+        before = _files(out)
+        other = _build_args(raw, out, tiny_sam_dir, rows_per_shard=2) + ["--prompt", "hbox", "--overwrite"]
+        second = run_samrs(*other, timeout=90)  # a second run waiting for the lock would time out here
+        after = _files(out)
+        os.kill(first.pid, signal.SIGCONT)
+        first_err = first.communicate(timeout=120)[1]
+    finally:
+        first.kill()
+    assert_one_line_error(
+        second,
+        f"{out / 'fast'} is in use by another run (PID {first.pid} on {socket.gethostname()}, started 20",
+        "build fast --root",
+        "--rows-per-shard 1",
+    )
+    assert after == before
+    assert first.returncode == 0, first_err[-3000:]
+    assert rows(out) == reference  # all TILES rows, every one labelled with the first run's prompt
+    assert json.loads((out / "fast" / ".build.json").read_text())["prompt"] == "rhbox"
 
 
 def _free_port() -> int:
@@ -98,6 +138,10 @@ def test_two_accelerate_processes_give_the_same_rows(raw, reference, tmp_path, t
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
         "-m", "samrs_hf.cli", *_build_args(raw, out, tiny_sam_dir, rows_per_shard=1),
     ]  # fmt: skip
+    with folder_lock(out / "fast"):  # another run holds the subset: both ranks stop at once
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and refused.stderr.count(f"{out / 'fast'} is in use by another run (PID") == 2
+    assert shard_files(out / "fast", staged=True) == []
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = {SHARD_RE.match(p.name)["rank"] for p in shard_files(out / "fast")}

@@ -223,6 +223,22 @@ def test_the_cli_refuses_a_malicious_pkl_in_one_line(tmp_path, capsys):
     assert "skipped (--skip-bad), unsafe_pkl: 1" in printed and str(evil) in printed and not marker.exists()
 
 
+def test_an_import_that_skipped_every_tile_says_why_in_one_line(tmp_path, capsys):
+    root, marker = write_release(tmp_path / "release", "sota", SOTA_TILES), tmp_path / "marker"
+    ins, gray = root / SEGS["sota"] / "ins", root / SEGS["sota"] / "gray"
+    (ins / "P0001__1024__0___0.pkl").write_bytes(pickle.dumps([{"mask": Payload(marker)}]))
+    image = root / "images" / "P0002__1024__824___0.png"
+    image.write_bytes(image.read_bytes()[:200])
+    Image.new("RGB", (64, 48)).save(gray / "P0003__1024__0___824.png")
+    (ins / "P0004__1024__0___0.pkl").write_bytes(b"\x80\x04not a pickle")
+    assert main(["import-release", "sota", "--root", str(root), "--out", str(tmp_path / "samrs"), "--skip-bad"]) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    reasons = "bad_pkl 1, bad_semantic_map 1, unreadable_image 1, unsafe_pkl 1"
+    assert f"(4 listed, 4 files skipped with --skip-bad: {reasons}; the first: {ins}" in line
+    assert line.endswith("fix or replace the skipped files") and not marker.exists()
+
+
 NUMPY_1 = {
     2: "gAJdcQB9cQEoWAQAAABtYXNrcQJ9cQMoWAQAAABzaXplcQRdcQUoSwZLCGVYBgAAAGNvdW50c3EGWAkAAAA9MzMwMDAwMDtxB3VY"
     "BAAAAGJib3hxCGNudW1weS5jb3JlLm11bHRpYXJyYXkKX3JlY29uc3RydWN0CnEJY251bXB5Cm5kYXJyYXkKcQpLAIVxC2NfY29k"

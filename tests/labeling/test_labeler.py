@@ -12,7 +12,6 @@ from PIL import Image
 from transformers import SamModel, SamProcessor
 
 from samrs_hf import geometry
-from samrs_hf.dataset.build import prefetch
 from samrs_hf.labeling.labeler import LabeledObject, ModelNotAvailableError, SamLabeler
 from samrs_hf.labeling.prompts import build_prompts
 from samrs_hf.records import SourceObject
@@ -185,23 +184,6 @@ def test_missing_models_fail_at_once_naming_the_option(tmp_path, monkeypatch):
         ModelNotAvailableError, match=r"--model org/not-cached .*offline and not cached; pass --model PATH"
     ):
         SamLabeler("org/not-cached", device="cpu")
-
-
-def test_prefetch_keeps_order_and_bounds_lookahead():
-    started = []
-
-    def loader(i):
-        def load():
-            started.append(i)
-            return i * i
-
-        return load
-
-    results = []
-    for value in prefetch((loader(i) for i in range(10)), workers=2, ahead=3):
-        results.append(value)
-        assert len(started) <= len(results) + 3
-    assert results == [i * i for i in range(10)]
 
 
 def test_half_precision_runs_the_model_in_that_dtype(tiny_sam_dir, image, objects, labeler):

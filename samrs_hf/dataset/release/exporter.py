@@ -82,7 +82,7 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
     from datasets import Image as ImageFeature
     from datasets import load_dataset
 
-    from samrs_hf.dataset.build import prefetch
+    from samrs_hf.dataset.job import prefetch
 
     recipe, out = get_subset(config), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

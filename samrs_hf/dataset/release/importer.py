@@ -7,16 +7,15 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
 from accelerate import PartialState
-from accelerate.utils import gather_object
 from PIL import Image
-from tqdm.auto import tqdm
 
 from samrs_hf.classes import IGNORE_INDEX
+from samrs_hf.dataset.job import JobSummary, Row, SubsetJob, prefetch, shown, skip_or_raise
 from samrs_hf.dataset.release.format import (
     RELEASE_SOURCE,
     ReleaseFileError,
@@ -28,12 +27,7 @@ from samrs_hf.dataset.release.format import (
 from samrs_hf.dataset.release.instances import release_objects
 from samrs_hf.dataset.release.pickles import load_pickle
 from samrs_hf.dataset.schema import IMAGE_COMPRESS_LEVEL, image_bytes
-from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
-from samrs_hf.dataset.writer import SubsetWriter
-
-SHOWN = 10
-"""Skipped files and tiles without a pkl named in the summary (all of them are counted)."""
 
 
 def _read_image(path: Path) -> tuple[bytes, int, int]:
@@ -144,24 +138,14 @@ class ImportOptions:
 
 
 @dataclass
-class ImportSummary:
+class ImportSummary(JobSummary):
     """Counts of one import (summed over processes) and the names of what was skipped or has no pkl."""
 
     listed: Counter = field(default_factory=Counter)
-    already_done: int = 0
-    written: int = 0
-    instances: int = 0
     without_pkl: list[str] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)
-    skip_messages: list[str] = field(default_factory=list)
 
-    def merge(self, other: ImportSummary) -> None:
-        """Add another process's counts (the plan counts, ``listed`` and ``already_done``, are everyone's)."""
-        self.written += other.written
-        self.instances += other.instances
-        self.without_pkl += other.without_pkl
-        self.skipped.update(other.skipped)
-        self.skip_messages += other.skip_messages
+    def plan_counts(self) -> str:
+        return f"{sum(self.listed.values())} listed"
 
     def format(self) -> str:
         listed = ", ".join(f"{split} {n}" for split, n in self.listed.items())
@@ -171,21 +155,10 @@ class ImportSummary:
             f"tiles written: {self.written}",
             f"instances written: {self.instances}",
             f"tiles without a pkl (written with no instances): {len(self.without_pkl)}",
+            *shown(self.without_pkl),
+            *self.skip_lines(),
         ]
-        lines += _shown(self.without_pkl)
-        lines += [f"skipped (--skip-bad), {reason}: {n}" for reason, n in sorted(self.skipped.items())]
-        lines += _shown(self.skip_messages)
         return "\n".join(lines)
-
-
-def _shown(items: list[str]) -> list[str]:
-    more = [f"  ... and {len(items) - SHOWN} more"] if len(items) > SHOWN else []
-    return [f"  {item}" for item in items[:SHOWN]] + more
-
-
-def import_settings(recipe: SubsetRecipe, layout: ReleaseLayout) -> dict:
-    """What determines an imported subset's rows: a resume from other folders or lists is refused."""
-    return {"subset": recipe.name, "source": RELEASE_SOURCE, "release": layout.settings()}
 
 
 def plan_release(layout: ReleaseLayout, limit: int | None, skip_bad: bool, summary: ImportSummary) -> list[ReleaseTile]:
@@ -226,57 +199,52 @@ def _check_files(planned: list[ReleaseTile], layout: ReleaseLayout) -> None:
 def import_release(options: ImportOptions) -> ImportSummary:
     """Import (or resume importing) one subset of the authors' release into the SAMRS folder ``options.out``.
 
-    Like ``samrs build``: committed tiles are skipped, the rest are split between ``accelerate``
-    processes, and each process's rows go through :class:`~samrs_hf.dataset.writer.SubsetWriter`.
-    Returns the summary of all processes; raises ``ValueError`` when no tile could be written.
+    Like ``samrs build`` (both are a :class:`~samrs_hf.dataset.job.SubsetJob`): committed tiles are
+    skipped, the rest are split between ``accelerate`` processes. Returns the summary of all
+    processes; raises ``ValueError`` when no tile could be written.
     """
-    from samrs_hf.dataset.build import prefetch
+    return ImportJob(options).run()
 
-    recipe = get_subset(options.subset)
-    layout = find_layout(options.root, recipe.name, options.images, options.gray, options.ins, options.split_lists)
-    state = PartialState(cpu=True)
-    writer = SubsetWriter(options.out, recipe, state, options.rows_per_shard)
-    done = writer.prepare(import_settings(recipe, layout), overwrite=options.overwrite)
-    summary = ImportSummary()
-    planned = plan_release(layout, options.limit, options.skip_bad, summary)
-    todo = [t for t in planned if (t.split, t.name) not in done]
-    summary.already_done = len(planned) - len(todo)
-    with state.split_between_processes(todo) as mine:
-        loaders = (partial(read_tile, tile, layout, recipe) for tile in mine)
-        _write_tiles(prefetch(loaders, options.workers, 2 * options.workers), len(mine), writer, options, summary)
-    total = _gather(summary)
-    writer.finish()
-    if not shard_files(writer.folder):
-        raise ValueError(
-            f"no tile of {recipe.name} was written to {options.out} ({sum(total.listed.values())} listed, "
-            f"{sum(total.skipped.values())} skipped); check --root and the split lists, or drop --limit"
+
+class ImportJob(SubsetJob[ReleaseTile]):
+    """``samrs import-release``: a work item is a listed tile; its files are read into a row as they are."""
+
+    verb = "importing"
+    hint = "check --root and the split lists, or drop --limit"
+
+    def __init__(self, options: ImportOptions):
+        recipe = get_subset(options.subset)
+        super().__init__(
+            recipe, options.out, PartialState(cpu=True), options.rows_per_shard, options.skip_bad, options.overwrite
         )
-    return total
+        self.options = options
 
+    @cached_property
+    def layout(self) -> ReleaseLayout:
+        o = self.options
+        return find_layout(o.root, self.recipe.name, o.images, o.gray, o.ins, o.split_lists)
 
-def _write_tiles(
-    loaded_tiles: Iterator[LoadedTile], count: int, writer: SubsetWriter, options: ImportOptions, summary: ImportSummary
-) -> None:
-    rank = writer.state.process_index
-    with writer.open() as put, tqdm(total=count, desc=f"importing {options.subset} [rank {rank}]", unit="tile") as bar:
-        for loaded in loaded_tiles:
-            bar.update()
+    def new_summary(self) -> ImportSummary:
+        return ImportSummary()
+
+    def plan(self, summary: ImportSummary) -> list[ReleaseTile]:
+        return plan_release(self.layout, self.options.limit, self.skip_bad, summary)
+
+    def key(self, item: ReleaseTile) -> tuple[str, str]:
+        return item.split, item.name
+
+    def settings(self) -> dict:
+        """What determines an imported subset's rows: a resume from other folders or lists is refused."""
+        return {"subset": self.recipe.name, "source": RELEASE_SOURCE, "release": self.layout.settings()}
+
+    def rows(self, items: list[ReleaseTile], summary: ImportSummary) -> Iterator[Row | None]:
+        workers = self.options.workers
+        loaders = (partial(read_tile, tile, self.layout, self.recipe) for tile in items)
+        for loaded in prefetch(loaders, workers, 2 * workers):
             if loaded.error is not None:
-                if not options.skip_bad:
-                    raise loaded.error
-                summary.skipped[loaded.error.reason] += 1
-                summary.skip_messages.append(str(loaded.error))
+                skip_or_raise(loaded.error, loaded.error.reason, summary, self.skip_bad)
+                yield None
                 continue
             if not loaded.has_pkl:
                 summary.without_pkl.append(f"{loaded.tile.split}/{loaded.tile.name}")
-            put(loaded.tile.split, lambda row=loaded.row: row)
-            summary.written += 1
-            summary.instances += len(loaded.row["objects"])
-
-
-def _gather(summary: ImportSummary) -> ImportSummary:
-    gathered = gather_object([summary])
-    total = gathered[0]
-    for other in gathered[1:]:
-        total.merge(other)
-    return total
+            yield Row(loaded.tile.split, lambda row=loaded.row: row, len(loaded.row["objects"]))
