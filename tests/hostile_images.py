@@ -10,9 +10,9 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image
 
-ORIENTATION = 0x0112
+ORIENTATION = ExifTags.Base.Orientation
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:

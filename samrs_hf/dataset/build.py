@@ -38,6 +38,7 @@ from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.labeling.labeler import Decoding, ImageEncoding, SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
 from samrs_hf.labeling.tiling import Tile, tile_scene
+from samrs_hf.records import ImageReadError
 from samrs_hf.sources import get_source
 
 __all__ = ["BuildOptions", "BuildSummary", "PlannedTile", "build_subset", "label_tile", "plan_tiles", "prefetch"]
@@ -164,9 +165,12 @@ def _load_scene(tiles: list[PlannedTile]) -> LoadedScene:
         image = decoded.rgb
         whole = len(tiles) == 1 and tiles[0].tile.box == (0, 0, image.width, image.height)
         original = scene.image_path.read_bytes() if whole and decoded.stored_as_is else None
+        crops = [image.crop(p.tile.box) for p in tiles]
     except (OSError, ValueError) as error:
         return LoadedScene(tiles, error=error)
-    return LoadedScene(tiles, [image.crop(p.tile.box) for p in tiles], original)
+    except MemoryError:
+        return LoadedScene(tiles, error=ImageReadError(f"{scene.image_path}: not enough memory to cut its tiles"))
+    return LoadedScene(tiles, crops, original)
 
 
 def label_tile(

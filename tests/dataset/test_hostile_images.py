@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 from datasets import load_dataset
 from hostile_images import bomb_png, rotated_jpeg, text_bomb_pngs, tiff_tile_bomb, wide_sample_files
-from isolated import assert_clean_exit, assert_one_line_error, run_samrs
+from isolated import assert_clean_exit, run_samrs
+from PIL import Image
 from release_folders import SEGS, Shape, write_release
+
+from samrs_hf.cli import main
+from samrs_hf.records import DEFAULT_MAX_IMAGE_PIXELS, set_max_image_pixels
 
 pytestmark = pytest.mark.slow
 
@@ -34,36 +38,51 @@ def _photo() -> bytes:
     return rotated_jpeg(np.full((120, 160, 3), 128, np.uint8))
 
 
-def _build(root, out, model, *extra):
-    return run_samrs("build", "sior", "--root", root, "--out", out, "--model", model, "--split", "all", *extra)
+def _build(root, out, model, *extra) -> list[str]:
+    return ["build", "sior", "--root", str(root), "--out", str(out), "--model", str(model), "--split", "all", *extra]
+
+
+def _check_skipped(stdout: str, reasons: dict[str, str]) -> None:
+    """The summary names each file ``reasons`` lists, on a line saying why."""
+    for name, reason in reasons.items():
+        (line,) = [line for line in stdout.splitlines() if f"{name}: cannot read image: " in line]
+        assert reason in line, line
 
 
 def test_build_skips_and_names_every_hostile_image(tmp_path, tiny_sam_dir):
-    wide = wide_sample_files()
-    bad = {
-        "00002.png": (bomb_png(100_000), (100_000, 100_000)),  # refused from its header
-        "00003.png": (bomb_png(30_000), (30_000, 30_000)),  # under the limit: 2.7 GB, over the child's memory
-        "00004.tif": (wide["gray16.tif"], (12, 8)),
-        "00005.tif": (wide["float.tif"], (12, 8)),
-        "00006.png": (wide["rgb16.png"], (12, 8)),
-        "00007.tif": (tiff_tile_bomb(), (64, 64)),
-        "00008.png": (text_bomb_pngs()["ztxt_many"], (8, 8)),
+    wide, over = wide_sample_files(), "px is over the limit of 1,000,000,000 px"
+    bad = {  # NAME: (bytes, annotated size, why it is skipped)
+        "00002.png": (bomb_png(100_000), (100_000, 100_000), f"100000x100000 = 10,000,000,000 {over}"),
+        "00003.png": (bomb_png(32_000), (32_000, 32_000), f"32000x32000 = 1,024,000,000 {over}"),  # over the flag's
+        "00004.png": (bomb_png(30_000), (30_000, 30_000), "not enough memory"),  # 2.7 GB: more than the child may take
+        "00005.tif": (wide["gray16.tif"], (12, 8), "16-bit integer samples"),
+        "00006.tif": (wide["float.tif"], (12, 8), "32-bit float samples"),
+        "00007.png": (wide["rgb16.png"], (12, 8), "16-bit integer samples (mode RGB)"),
+        "00008.tif": (tiff_tile_bomb(), (64, 64), "decoder error"),
+        "00009.png": (text_bomb_pngs()["ztxt_many"], (8, 8), "Too much memory used in text chunks"),
     }
-    root = _hostile_dior(tmp_path / "dior", {"00001.jpg": (_photo(), (120, 160))} | bad)
-    result = _build(root, tmp_path / "samrs", tiny_sam_dir, "--skip-bad")
+    files = {"00001.jpg": (_photo(), (120, 160))} | {name: (data, size) for name, (data, size, _) in bad.items()}
+    root = _hostile_dior(tmp_path / "dior", files)
+    result = run_samrs(
+        *_build(root, tmp_path / "samrs", tiny_sam_dir, "--skip-bad", "--max-image-pixels", "1000000000")
+    )
     assert_clean_exit(result)
     assert result.returncode == 0 and f"skipped (--skip-bad), unreadable_image: {len(bad)}" in result.stdout
-    for name, reason in zip(bad, ["over the limit of 1,073,741,824 px", "not enough memory", "16-bit integer",
-                                  "32-bit float", "16-bit integer", "decoder error", "text chunks"]):  # fmt: skip
-        assert f"{name}: cannot read image: " in result.stdout and reason in result.stdout, (name, reason)
+    _check_skipped(result.stdout, {name: why for name, (_, _, why) in bad.items()})
     (row,) = load_dataset(str(tmp_path / "samrs"), "sior", split="train")
     assert row["image"].size == row["semantic_map"].size == (120, 160)
 
 
-def test_a_lowered_pixel_limit_stops_the_build_in_one_line(tmp_path, tiny_sam_dir):
+def test_an_image_over_the_limit_stops_the_build_in_one_line(tmp_path, tiny_sam_dir, capsys, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # the command sets it for its process
     root = _hostile_dior(tmp_path / "dior", {"00001.jpg": (_photo(), (120, 160))})
-    result = _build(root, tmp_path / "samrs", tiny_sam_dir, "--max-image-pixels", "10000")
-    assert_one_line_error(result, "00001.jpg: cannot read image: 160x120 = 19,200 px", "--max-image-pixels N")
+    try:
+        assert main(_build(root, tmp_path / "samrs", tiny_sam_dir, "--max-image-pixels", "10000")) == 1
+    finally:
+        set_max_image_pixels(DEFAULT_MAX_IMAGE_PIXELS)
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert "00001.jpg: cannot read image: 160x120 = 19,200 px is over the limit of 10,000 px" in error
+    assert error.endswith("--max-image-pixels N (set_max_image_pixels in Python)")
 
 
 def test_import_skips_and_names_hostile_images_and_maps(tmp_path):
@@ -84,9 +103,9 @@ def test_import_skips_and_names_hostile_images_and_maps(tmp_path):
     skipped = {"unreadable_image": 2, "bad_semantic_map": 2}
     for reason, count in skipped.items():
         assert f"skipped (--skip-bad), {reason}: {count}" in result.stdout, result.stdout
-    for name, says in [("00002.png", "100000x100000"), ("00003.tif", "32-bit float"), ("00004.png", "40000x40000"),
-                       ("00005.png", "MAX_TEXT_CHUNK")]:  # fmt: skip
-        assert f"{name}: cannot read image: " in result.stdout and says in result.stdout, (name, says)
+    reasons = {"00002.png": "100000x100000", "00003.tif": "32-bit float", "00004.png": "40000x40000",
+               "00005.png": "MAX_TEXT_CHUNK"}  # fmt: skip
+    _check_skipped(result.stdout, reasons)
     rows = load_dataset(str(tmp_path / "samrs"), "sior", split="train")
     assert rows["image_id"] == ["00001", "00006"]
     assert rows[0]["image"].size == rows[0]["semantic_map"].size == (64, 48)
