@@ -179,6 +179,13 @@ def _size_error(path: str | Path, size: tuple[int, int], frame: tuple[int, int])
     return ValueError(f"{path}: image is {size[0]}x{size[1]} but its annotation says {frame[0]}x{frame[1]}")
 
 
+def _check_header(image: ImageFile.ImageFile, path: str | Path, frame: tuple[int, int] | None) -> None:
+    """What the header tells: 8-bit samples, and a size that is ``frame``, turned or not."""
+    if frame is not None and frame not in (image.size, _transposed(image.size)):
+        raise _size_error(path, image.size, frame)
+    _check_depth(image, path)
+
+
 def decode_rgb(path: str | Path, frame: tuple[int, int] | None = None) -> DecodedImage:
     """Decode the image at ``path`` as 8-bit RGB in the frame of ``frame`` = the annotation's ``(width, height)``.
 
@@ -189,9 +196,7 @@ def decode_rgb(path: str | Path, frame: tuple[int, int] | None = None) -> Decode
     """
     with open_image(path) as image:
         raw = image.size
-        if frame is not None and frame not in (raw, _transposed(raw)):
-            raise _size_error(path, raw, frame)
-        _check_depth(image, path)
+        _check_header(image, path, frame)
         with _naming(path):
             image.load()
         orientation = _orientation(image)  # after decoding: a PNG's may follow its pixels
@@ -267,6 +272,12 @@ class SourceImage:
     objects: list[SourceObject]
     source: str = ""
     split: str = ""
+
+    def check_header(self) -> None:
+        """Check from the file's header alone (nothing is decoded) what :meth:`read` checks first: an image within
+        the pixel limit, of 8-bit samples, whose size turned or not is the annotation's; raises as :meth:`read`."""
+        with open_image(self.image_path) as image:
+            _check_header(image, self.image_path, (self.width, self.height))
 
     def decode(self) -> DecodedImage:
         """The image in the annotation's frame (:func:`decode_rgb`); raises naming the file."""

@@ -204,5 +204,18 @@ def test_size_is_checked_before_decoding(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageReadError, match="image file is truncated"):
         SourceImage("scene", path, 200, 200, []).read()
-    with pytest.raises(ValueError, match=r"scene\.png: image is 200x200 but its annotation says 100x200"):
-        SourceImage("scene", path, 100, 200, []).read()
+    SourceImage("scene", path, 200, 200, []).check_header()
+    for check in (SourceImage.read, SourceImage.check_header):
+        with pytest.raises(ValueError, match=r"scene\.png: image is 200x200 but its annotation says 100x200"):
+            check(SourceImage("scene", path, 100, 200, []))
+
+
+def test_the_header_check_admits_either_frame_and_refuses_wide_samples(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(rotated_jpeg(np.zeros((30, 40, 3), np.uint8)))
+    for size in ((30, 40), (40, 30)):
+        SourceImage("photo", photo, *size, []).check_header()
+    wide = tmp_path / "float.tif"
+    wide.write_bytes(wide_sample_files()["float.tif"])
+    with pytest.raises(ImageReadError, match="32-bit float samples"):
+        SourceImage("wide", wide, 12, 8, []).check_header()
