@@ -15,8 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-MEMORY_LIMIT_MB = 2048
-"""Address space of a child: room for torch, transformers and datasets (~1.2 GB mapped) and a small job."""
+MEMORY_LIMIT_MB = 3072
+"""Address space of a child: room for torch, transformers, datasets and a tiny SAM build or a small import."""
+CHILD_ENV = {"TQDM_DISABLE": "1", "PYTHONFAULTHANDLER": "1", "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}
+"""No progress bars; a fatal signal prints a stack; and an address space that does not grow with the machine's
+cores (glibc reserves an arena of address space per thread, torch starts a thread per core)."""
 TIME_LIMIT_S = 120
 
 
@@ -41,7 +44,7 @@ def run_samrs(
     A child still running at the timeout is killed with its process group and the test fails.
     """
     command = [sys.executable, "-m", "samrs_hf.cli", *map(str, args)]
-    child_env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONFAULTHANDLER": "1", **(env or {})}
+    child_env = {**os.environ, **CHILD_ENV, **(env or {})}
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.cli.arguments import add_sam_arguments
+from samrs_hf.cli.arguments import add_image_limit_argument, add_sam_arguments, apply_image_limit
 from samrs_hf.experiments.table1 import PAPER_MODEL, paper_table_markdown
 
 
@@ -34,6 +34,7 @@ def register(subparsers) -> None:
         "--split", default="test", help="image list in ImageSets/ (default: %(default)s, the paper's set)"
     )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    add_image_limit_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--root and --out are required (or --show-paper to print the paper's table)")
     if not args.root.is_dir():
         raise FileNotFoundError(f"--root {args.root}: no such folder (HRSC2016)")
+    apply_image_limit(args)
     from samrs_hf.experiments.ablation import ablation_image_ids, parse_rows, run_ablation, write_ablation
     from samrs_hf.labeling.labeler import SamLabeler
     from samrs_hf.sources.hrsc2016 import HRSC2016

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.records import DEFAULT_MAX_IMAGE_PIXELS, LIMIT_FLAG, set_max_image_pixels
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -95,6 +96,33 @@ def add_writer_arguments(parser: argparse.ArgumentParser, skip_help: str) -> Non
         help="delete this subset's shards in --out and start over (other subsets in --out are kept)",
     )
     parser.set_defaults(on_interrupt="interrupted: rerun the same command to resume (committed tiles are kept)")
+
+
+def _pixel_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of pixels (e.g. 2000000000)")
+    return int(text)
+
+
+def add_image_limit_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-image-pixels N``: the largest source image a command reads (:func:`apply_image_limit`)."""
+    parser.add_argument(
+        LIMIT_FLAG,
+        type=_pixel_count,
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        metavar="N",
+        help="refuse source images of more than N pixels, from their header, before decoding them "
+        "(default: %(default)s = 2^30, above DOTA-v2.0's 20000x20000 scenes)",
+    )
+
+
+def apply_image_limit(args: argparse.Namespace) -> None:
+    """Read images under ``--max-image-pixels`` for the rest of the process, set once before any thread reads:
+    samrs-hf's limit and Pillow's own (which Pillow applies again when it decodes a TIFF)."""
+    from PIL import Image
+
+    set_max_image_pixels(args.max_image_pixels)
+    Image.MAX_IMAGE_PIXELS = args.max_image_pixels
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:

@@ -11,7 +11,13 @@ import argparse
 from pathlib import Path
 
 from samrs_hf.checkpoints import check_checkpoint
-from samrs_hf.cli.arguments import add_sam_arguments, add_writer_arguments, decoding_of
+from samrs_hf.cli.arguments import (
+    add_image_limit_argument,
+    add_sam_arguments,
+    add_writer_arguments,
+    apply_image_limit,
+    decoding_of,
+)
 from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
@@ -39,6 +45,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--prompt", default=None, help="override the paper's prompt (e.g. 'hbox', 'cp+rhbox')")
     add_writer_arguments(parser, "bad annotations and unreadable images")
+    add_image_limit_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--root {args.root}: no such folder (the raw {args.subset} dataset)")
     check_checkpoint(args.model, "--model", "facebook/sam-vit-huge")
     check_dataset_folder(args.out)
+    apply_image_limit(args)
 
     from accelerate import PartialState
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.cli.arguments import add_writer_arguments
+from samrs_hf.cli.arguments import add_image_limit_argument, add_writer_arguments, apply_image_limit
 from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import SUBSETS
 
@@ -48,11 +48,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N names of each split list")
     add_writer_arguments(parser, "tiles with a bad pkl, an unreadable image or map, or mismatched sizes")
+    add_image_limit_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_dataset_folder(args.out)
+    apply_image_limit(args)
     split_lists = dict(args.split_list) if args.split_list else None
 
     from accelerate import PartialState

@@ -31,7 +31,7 @@ from samrs_hf.dataset.subsets import SubsetRecipe, get_subset, hf_split_name
 from samrs_hf.labeling.labeler import Decoding, ImageEncoding, SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
 from samrs_hf.labeling.tiling import Tile, tile_scene
-from samrs_hf.records import ImageReadError, SourceImage, open_image
+from samrs_hf.records import ImageReadError, SourceImage
 from samrs_hf.sources import get_source
 from samrs_hf.sources.base import DROPPED_OBJECTS
 
@@ -158,23 +158,20 @@ class LoadedScene:
 
 
 def _load_scene(tiles: list[PlannedTile]) -> LoadedScene:
-    """Read a scene once and crop its tiles; keep the file's bytes when the only tile is the whole image."""
+    """Read a scene once, in its annotation's frame, and crop its tiles; keep the file's bytes when the only
+    tile is the whole image and ``datasets`` loads them as exactly its pixels."""
     scene = tiles[0].tile.scene
     try:
-        image = scene.read()
+        decoded = scene.decode()
+        image = decoded.rgb
         whole = len(tiles) == 1 and tiles[0].tile.box == (0, 0, image.width, image.height)
-        original = _original_bytes(scene.image_path) if whole else None
+        original = scene.image_path.read_bytes() if whole and decoded.stored_as_is else None
+        crops = [image.crop(p.tile.box) for p in tiles]
     except (OSError, ValueError) as error:
         return LoadedScene(tiles, error=error)
-    return LoadedScene(tiles, [image.crop(p.tile.box) for p in tiles], original)
-
-
-def _original_bytes(path: Path) -> bytes | None:
-    """The image file's bytes when it is an RGB JPEG or PNG (stored as is, no re-encoding)."""
-    with open_image(path) as image:
-        if image.format not in ("JPEG", "PNG") or image.mode != "RGB":
-            return None
-    return path.read_bytes()
+    except MemoryError:
+        return LoadedScene(tiles, error=ImageReadError(f"{scene.image_path}: not enough memory to cut its tiles"))
+    return LoadedScene(tiles, crops, original)
 
 
 def label_tile(

@@ -333,7 +333,7 @@ def test_semantic_maps_that_are_not_mode_l_or_mis_sized_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"P0004__1024__0___0\.png: a PNG image of mode RGB, not the mode-L PNG"):
         _import(root, tmp_path / "samrs")
     Image.new("L", (10, 10), 255).save(gray / "P0004__1024__0___0.png")
-    with pytest.raises(ValueError, match=r"P0004__1024__0___0\.png: 10x10, but its image is 64x48"):
+    with pytest.raises(ValueError, match=r"P0004__1024__0___0\.png: image is 64x48 but its annotation says 10x10"):
         _import(root, tmp_path / "samrs")
     Image.new("L", (64, 48), 200).save(gray / "P0004__1024__0___0.png")
     with pytest.raises(ValueError, match=r"values \[200\] are neither class indices 0\.\.17 nor 255"):
@@ -346,7 +346,7 @@ def test_a_truncated_image_is_skipped_with_skip_bad(tmp_path):
     root = write_release(tmp_path / "release", "sota", SOTA_TILES)
     image = root / "images" / "P0001__1024__0___0.png"
     image.write_bytes(image.read_bytes()[:200])
-    with pytest.raises(ValueError, match=rf"{image}: unreadable image"):
+    with pytest.raises(ValueError, match=rf"{image}: cannot read image: image file is truncated"):
         _import(root, tmp_path / "samrs")
     summary = _import(root, tmp_path / "samrs", skip_bad=True)
     assert summary.skipped == {"unreadable_image": 1} and summary.already_done + summary.written == 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -28,44 +27,50 @@ from samrs_hf.dataset.release.instances import release_objects
 from samrs_hf.dataset.release.pickles import load_pickle
 from samrs_hf.dataset.schema import IMAGE_COMPRESS_LEVEL, image_bytes
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
+from samrs_hf.records import ImageReadError, decode_rgb, open_image, stored_as_is
 
 
-def _read_image(path: Path) -> tuple[bytes, int, int]:
-    """``(bytes to store, width, height)``: the file as is when an RGB PNG or JPEG, else re-encoded as PNG."""
+def _read_image(path: Path, width: int, height: int) -> bytes:
+    """The bytes to store for the image of a ``width`` x ``height`` map, in the map's frame (EXIF orientation
+    applied or not, :func:`~samrs_hf.records.decode_rgb`): the file as is when ``datasets`` loads it as exactly
+    those pixels, else its pixels as PNG."""
     try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.format not in ("JPEG", "PNG") or image.mode != "RGB":
-                data = image_bytes(image.convert("RGB"), IMAGE_COMPRESS_LEVEL)["bytes"]
-            return data, image.width, image.height
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ReleaseFileError("unreadable_image", f"{path}: unreadable image ({error})") from None
+        decoded = decode_rgb(path, (width, height))
+    except ImageReadError as error:
+        raise ReleaseFileError("unreadable_image", str(error)) from None
+    except ValueError as error:
+        raise ReleaseFileError("size_mismatch", f"{error} (its gray/ map)") from None
+    return path.read_bytes() if decoded.stored_as_is else image_bytes(decoded.rgb, IMAGE_COMPRESS_LEVEL)["bytes"]
 
 
-def _read_semantic_map(path: Path, width: int, height: int, num_classes: int) -> bytes:
-    """The bytes of a ``gray/`` map, checked: a mode-L PNG of the image's size holding class indices or 255."""
+def _read_semantic_map(path: Path, num_classes: int) -> tuple[bytes, int, int]:
+    """``(bytes to store, width, height)`` of a ``gray/`` map, checked: a mode-L PNG holding class indices or 255.
+
+    Its pixels are the annotation's frame: stored byte for byte, or re-encoded when its file may not be
+    (:func:`~samrs_hf.records.stored_as_is`: an EXIF orientation ``datasets`` would apply, or extra bytes).
+    """
     try:
-        data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as png:
-            kind, size = (png.format, png.mode), png.size
-            values = np.unique(np.asarray(png)) if kind == ("PNG", "L") else None
-    except (OSError, SyntaxError, ValueError) as error:
+        with open_image(path) as png:
+            kind, (width, height) = (png.format, png.mode), png.size
+            indices = np.asarray(png) if kind == ("PNG", "L") else None
+            as_is = indices is not None and stored_as_is(png, path)
+    except ImageReadError as error:
+        raise ReleaseFileError("bad_semantic_map", str(error)) from None
+    except (OSError, SyntaxError, ValueError, MemoryError) as error:
         raise ReleaseFileError("bad_semantic_map", f"{path}: unreadable PNG ({error})") from None
-    if values is None:
+    if indices is None:
         raise ReleaseFileError(
             "bad_semantic_map",
             f"{path}: a {kind[0]} image of mode {kind[1]}, not the mode-L PNG of class indices the release's gray/ "
             "holds (was --gray pointed at color/?)",
         )
-    if size != (width, height):
-        raise ReleaseFileError("size_mismatch", f"{path}: {size[0]}x{size[1]}, but its image is {width}x{height}")
+    values = np.unique(indices)
     bad = values[(values >= num_classes) & (values != IGNORE_INDEX)]
     if bad.size:
         raise ReleaseFileError(
             "bad_semantic_map", f"{path}: values {bad.tolist()} are neither class indices 0..{num_classes - 1} nor 255"
         )
-    return data
+    return path.read_bytes() if as_is else image_bytes(Image.fromarray(indices))["bytes"], width, height
 
 
 @dataclass
@@ -96,8 +101,8 @@ def read_tile(tile: ReleaseTile, layout: ReleaseLayout, recipe: SubsetRecipe) ->
         gray = layout.gray / f"{tile.name}.png"
         if not gray.is_file():
             raise ReleaseFileError("missing_semantic_map", f"{gray}: no such file")
-        data, width, height = _read_image(tile.image)
-        semantic = _read_semantic_map(gray, width, height, len(recipe.classes))
+        semantic, width, height = _read_semantic_map(gray, len(recipe.classes))
+        data = _read_image(tile.image, width, height)
         pkl = layout.ins / f"{tile.name}.pkl"
         has_pkl = pkl.is_file()
         objects = release_objects(load_pickle(pkl), pkl, recipe, height, width) if has_pkl else []
