@@ -17,6 +17,7 @@ _PLAIN_STATE = (None, None, None, -1, -1, 0)
 """The end of a plain dtype's pickled state ``(3, byte order, subarray, names, fields, elsize, alignment,
 flags)``: no subarray, no fields, no flags."""
 MAX_NDIM = 8
+"""Dimensions an array may have (a release pkl's have 1 or 2)."""
 
 
 class PickleRefused(ValueError):
