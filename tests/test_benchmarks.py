@@ -74,3 +74,12 @@ def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_di
         assert full[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
     masks = list(labeler.label_objects(image, objects, "hbox"))
     assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored
+
+
+def test_release_pickle_benchmark_times_every_protocol(tmp_path, monkeypatch):
+    out = tmp_path / "pickles.json"
+    result = load("release_pickles", monkeypatch).main(["--instances", "5", "--repeats", "1", "--json", str(out)])
+    expected = [(subset, protocol) for subset in ("sota", "fast") for protocol in range(6)]
+    assert [(r["subset"], r["protocol"]) for r in result["rows"]] == expected
+    assert all(r["pickle_loads_ms"] > 0 and r["safe_load_ms"] > 0 and r["checks_ms"] > 0 for r in result["rows"])
+    assert json.loads(out.read_text())["rows"] == result["rows"]

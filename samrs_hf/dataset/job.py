@@ -215,9 +215,14 @@ def prefetch(loaders: Iterable[Callable[[], T]], workers: int = 2, ahead: int = 
     if ahead < 1 or workers < 1:
         raise ValueError("prefetch needs workers >= 1 and ahead >= 1")
     loaders = iter(loaders)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         pending = [pool.submit(f) for f in islice(loaders, ahead)]
         while pending:
             result = pending.pop(0).result()
             pending.extend(pool.submit(f) for f in islice(loaders, 1))
             yield result
+    finally:
+        # no join: a generator that an error left open is closed by the GC in whatever thread it runs in,
+        # and joining the pool there can deadlock (seen in a thread that was itself starting)
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -9,19 +9,20 @@ import pytest
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 from PIL import Image
-from raw_datasets import make_dior_root, make_dota_root, make_fair1m_root
+from raw_datasets import fair1m_grid_objects, make_dior_root, make_dota_root, quad, write_fair1m_scene
 from release_folders import FAST_TILES, SEGS, SOTA_TILES, write_release
 from samrs_folders import overlap_row, write_samrs
 
 from samrs_hf.cli import main
 from samrs_hf.dataset.build import BuildOptions, build_subset
 from samrs_hf.dataset.release import RELEASE_FORMATS, RELEASE_PALETTE, ImportOptions, export_release, import_release
-from samrs_hf.geometry import rbox_to_polygon
+from samrs_hf.dataset.release.instances import BOX_KEY
+from samrs_hf.geometry import hbox_xyxy_to_xywh, rbox_to_polygon
 
 KEYS = {
-    "sota": ["mask", "bbox", "category", "size", "label"],
-    "sior": ["mask", "bbox", "category", "size", "label"],
-    "fast": ["mask", "rbox", "rhbox", "category", "label", "size"],
+    "sota": ["mask", "bbox", "category", "size", "label", BOX_KEY],
+    "sior": ["mask", "bbox", "category", "size", "label", BOX_KEY],
+    "fast": ["mask", "rbox", "rhbox", "category", "label", "size", BOX_KEY],
 }
 
 
@@ -40,8 +41,9 @@ def _corners(rbox) -> set:
 
 
 def assert_same_rows(before: dict, after: dict, rotated: bool) -> None:
-    """Image bytes, semantic map pixels, instance RLEs, prompt boxes, categories and areas agree; with ``rotated``
-    (FAST: the only release with an R-Box) rboxes are the same rectangles, else the release has none."""
+    """Image bytes, semantic map pixels, source, tile, instance RLEs, boxes, prompt boxes, categories and areas
+    agree; with ``rotated`` (FAST: the only release with an R-Box) rboxes are the same rectangles, else the
+    release has none."""
     assert {s: [r["image_id"] for r in rows] for s, rows in after.items()} == {
         s: [r["image_id"] for r in rows] for s, rows in before.items()
     }
@@ -50,10 +52,11 @@ def assert_same_rows(before: dict, after: dict, rotated: bool) -> None:
             assert new["image"]["bytes"] == old["image"]["bytes"]
             np.testing.assert_array_equal(np.asarray(new["semantic_map"]), np.asarray(old["semantic_map"]))
             assert (new["width"], new["height"]) == (old["width"], old["height"])
+            assert (new["source"], new["tile"]) == (old["source"], old["tile"])
             assert len(new["objects"]) == len(old["objects"])
             for a, b in zip(old["objects"], new["objects"]):
                 assert b["segmentation"] == a["segmentation"]
-                assert b["prompt_box"] == a["prompt_box"]
+                assert (b["bbox"], b["prompt_box"]) == (a["bbox"], a["prompt_box"])
                 assert (b["category"], b["area"]) == (a["category"], a["area"])
                 if rotated:
                     assert _corners(a["rbox"]) == _corners(b["rbox"])
@@ -68,6 +71,14 @@ def _round_trip(out, subset, tmp_path):
     return release, tmp_path / "again"
 
 
+def make_fair1m_root_with_a_cut_object(root):
+    """A FAIR1M scene (1100x1000: 600 tiles at x0 0 and 500) with a rotated bus across x = 600, which the
+    tile at x0 = 0 clips: its box there is not the bounds of its clipped R-Box, the ``rhbox`` prompt."""
+    objects = fair1m_grid_objects(1100, 1000) + [("Bus", quad(580, 230, 60, 24, 0.3))]
+    write_fair1m_scene(root / "train", "0", 1100, 1000, objects)
+    return root
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, fixtures_dir, tiny_sam_dir):
     """SOTA (a 4-tile validation scene), SIOR (one DIOR image) and FAST (a 4-tile scene) built with the tiny SAM."""
@@ -76,7 +87,7 @@ def built(tmp_path_factory, fixtures_dir, tiny_sam_dir):
     roots = {
         "sota": (make_dota_root(base / "dota", fixtures_dir), ("val",)),
         "sior": (make_dior_root(base / "dior", fixtures_dir), None),
-        "fast": (make_fair1m_root(base / "fair1m"), ("train",)),
+        "fast": (make_fair1m_root_with_a_cut_object(base / "fair1m"), ("train",)),
     }
     for subset, (root, splits) in roots.items():
         options = BuildOptions(subset, root, out, str(tiny_sam_dir), splits=splits, device="cpu", prompt_batch_size=16)
@@ -91,6 +102,10 @@ def test_import_of_the_export_of_a_build_gives_its_rows_back(built, tmp_path, su
     before, after = _rows(built, subset), _rows(again, subset)
     assert_same_rows(before, after, rotated=subset == "fast")
     assert all(np.isnan(o["score"]) for rows in after.values() for r in rows for o in r["objects"])
+    if subset == "fast":  # an object clipped at a tile edge: its box is not its prompt's (the rbox's bounds)
+        objects = [o for rows in before.values() for r in rows for o in r["objects"]]
+        assert any(not np.allclose(o["bbox"], hbox_xyxy_to_xywh(o["prompt_box"]), atol=0.1) for o in objects)
+        assert any(r["tile"] != [0, 0] for rows in before.values() for r in rows)
     fmt = RELEASE_FORMATS[subset]
     for split, rows in before.items():
         list_file = {"train": "train.txt", "validation": "valid.txt"}[split]
@@ -115,6 +130,7 @@ def test_exported_files_have_the_releases_keys_types_and_palette(built, tmp_path
             assert type(item["category"]) is str and type(item["label"]) is int and type(item["size"]) is np.int64
             box = item["rhbox" if subset == "fast" else "bbox"]
             assert box.dtype == (np.float32 if subset == "sior" else np.float64) and box.shape == (4,)
+            assert item[BOX_KEY].dtype == np.float32 and item[BOX_KEY].shape == (4,)
             if subset == "fast":
                 assert item["rbox"].dtype == np.float64 and item["rbox"].shape == (4, 2)
         gray = np.asarray(Image.open(segs / "gray" / f"{path.stem}.png"))
@@ -141,7 +157,7 @@ def test_round_trip_of_a_hand_made_release_keeps_its_files(tmp_path):
             assert pickle.loads(exported.read_bytes()) == []
             continue
         for old, new in zip(pickle.loads(original.read_bytes()), pickle.loads(exported.read_bytes()), strict=True):
-            assert list(new) == list(old) and new["mask"] == old["mask"]
+            assert list(new) == [*old, BOX_KEY] and new["mask"] == old["mask"]
             assert (new["category"], new["label"], new["size"]) == (old["category"], old["label"], old["size"])
             assert new["bbox"].dtype == old["bbox"].dtype and (new["bbox"] == old["bbox"]).all()
 

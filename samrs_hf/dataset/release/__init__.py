@@ -22,24 +22,30 @@ Import (:func:`import_release`) writes rows of the ``samrs build`` schema throug
 
 * ``image``: the file's bytes when it is an RGB PNG or JPEG, else re-encoded as PNG; ``semantic_map``:
   the ``gray/`` PNG byte for byte (never repainted); ``source``: the image path relative to ROOT;
-  ``tile``: ``[0, 0]`` (each release image is a tile; its name carries the origin where there is one).
+  ``tile``: ``[0, 0]`` (each release image is a tile; its name carries the origin where there is one);
+  both from ``ROOT/samrs_tiles.json`` instead when an export wrote one.
 * ``objects``: ``segmentation`` = the release RLE as is (``counts`` as str); ``prompt_box`` = ``bbox`` /
-  ``rhbox``; ``bbox`` = the prompt box in COCO order (``samrs build`` stores the annotation's box there,
-  which is the prompt box for both ``hbox`` and ``rhbox``; the pkl holds no other box); ``rbox``
-  (FAST) = :func:`~samrs_hf.geometry.polygon_to_rbox` of the corners, ``[cx, cy, w, h, angle_rad]``;
+  ``rhbox``; ``bbox`` = the prompt box in COCO order, or the ``box_xywh`` an export adds (the
+  object's own box, which the release does not keep); ``rbox`` (FAST) =
+  :func:`~samrs_hf.geometry.polygon_to_rbox` of the corners, ``[cx, cy, w, h, angle_rad]``;
   ``area`` = ``size``, checked against the RLE; ``score`` = NaN: the release records no SAM score.
-* Tiles listed without a pkl get no instances (counted); pickles are read by :class:`SafeUnpickler`.
+* Tiles listed without a pkl get no instances (counted); pickles are read by :class:`SafeUnpickler`,
+  records checked within bounds (:mod:`~samrs_hf.dataset.release.instances`); every file is checked
+  before it is opened: inside ``--root`` (or a folder given by an option), a regular file, not oversized.
 
 Export (:func:`export_release`) writes a SAMRS folder's split(s) back in this layout, with the
 release's keys and types (pickle protocol 4, as the official code's Python 3.8 wrote; under numpy 2
 the pickles name ``numpy._core``, which numpy >= 1.26 reads) and the official ``color/`` palette.
-``import_release(export_release(x))`` gives ``x`` back row by row: image bytes, semantic map, RLEs,
-prompt boxes, categories and areas; FAST's ``rbox`` as the same rectangle (its ``(w, h, angle)`` may
-come back as ``(h, w, angle +- pi/2)``); ``score`` becomes NaN, ``bbox`` the prompt box, and SOTA/SIOR
-rows lose any ``rbox`` (their release keeps none).
+Each instance also gets ``box_xywh``, the row's ``bbox`` (clipped at a tile edge, an object's box is
+not its prompt's), and ``samrs_tiles.json`` keeps each tile's ``source`` and ``tile``.
+``import_release(export_release(x))`` gives ``x`` back row by row: image bytes, semantic map, source,
+tile, RLEs, boxes, prompt boxes, categories and areas; FAST's ``rbox`` as the same rectangle (its
+``(w, h, angle)`` may come back as ``(h, w, angle +- pi/2)``); ``score`` becomes NaN and SOTA/SIOR rows
+lose any ``rbox`` (their release keeps none).
 
-    format.py     the layout and file formats, the palette, ``find_layout``
-    pickles.py    :class:`SafeUnpickler`, ``load_pickle``
+    format.py     the layout and file formats, the palette, the bounds, ``find_layout``
+    files.py      reading untrusted files (regular, bounded, non-blocking), ``ReleaseFileError``
+    pickles.py    :class:`SafeUnpickler`, ``load_pickle``; pickle_globals.py  the globals it admits (stand-ins)
     instances.py  instance dicts <-> SAMRS objects
     importer.py   :func:`import_release`;  exporter.py  :func:`export_release`
 """
@@ -53,10 +59,10 @@ __getattr__, __all__ = lazy_exports(
             "RELEASE_FORMATS",
             "RELEASE_PALETTE",
             "RELEASE_SOURCE",
-            "ReleaseFileError",
             "ReleaseLayout",
             "find_layout",
         ],
+        "files": ["ReleaseFileError", "read_regular_file"],
         "pickles": ["SafeUnpickler", "UnsafePickleError", "load_pickle"],
         "instances": ["release_instances", "release_objects"],
         "importer": ["ImportOptions", "ImportSummary", "import_release"],

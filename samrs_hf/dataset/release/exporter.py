@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import re
 from collections import Counter
@@ -14,7 +15,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from samrs_hf.dataset.release.format import RELEASE_FORMATS, RELEASE_PALETTE, SPLIT_FILES
+from samrs_hf.dataset.release.format import RELEASE_FORMATS, RELEASE_PALETTE, SPLIT_FILES, TILES_FILE
 from samrs_hf.dataset.release.instances import release_instances
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
 
@@ -77,7 +78,8 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
     ``out`` must be new or empty. Split lists: ``train`` -> ``train.txt``, ``validation`` ->
     ``valid.txt``, any other split ``{split}.txt``. A name in two splits is refused (the release
     holds one file per name). Images are written as stored when their format is the release's
-    (PNG for SOTA/FAST, JPEG for SIOR), else re-encoded (counted: JPEG is lossy).
+    (PNG for SOTA/FAST, JPEG for SIOR), else re-encoded (counted: JPEG is lossy). Each tile's
+    ``source`` and ``tile`` go to :data:`~samrs_hf.dataset.release.format.TILES_FILE`, which the import reads.
     """
     from datasets import Image as ImageFeature
     from datasets import load_dataset
@@ -101,7 +103,7 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
     release = RELEASE_FORMATS[config]
     for folder in (out / release.images, *(out / release.segs / kind for kind in ("gray", "color", "ins"))):
         folder.mkdir(parents=True, exist_ok=True)
-    summary = ExportSummary()
+    summary, origins = ExportSummary(), {}
     for split in splits:
         rows = dataset[split].cast_column("image", ImageFeature(decode=False))
         rows = rows.cast_column("semantic_map", ImageFeature(decode=False))
@@ -112,4 +114,6 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
             summary.reencoded += reencoded
         (out / SPLIT_FILES.get(split, f"{split}.txt")).write_text("".join(f"{n}\n" for n in names[split]), "utf-8")
         summary.tiles[split] = len(rows)
+        origins.update(zip(names[split], ([s, *t] for s, t in zip(rows["source"], rows["tile"]))))
+    (out / TILES_FILE).write_text(json.dumps(origins, indent=0), "utf-8")
     return summary

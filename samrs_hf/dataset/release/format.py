@@ -1,13 +1,16 @@
-"""The release's layout and formats: per-subset file formats and label folders, its palette, its errors,
-and finding its parts on disk (``find_layout``)."""
+"""The release's layout and formats: per-subset file formats and label folders, its palette, the bounds
+of its files, and finding its parts on disk (``find_layout``) and reading its lists."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from samrs_hf.dataset.release.files import ReleaseFileError, check_regular_file, clip, describe, read_regular_file
 from samrs_hf.dataset.shards import SHARD_RE
 
 RELEASE_SOURCE = "samrs-release"
@@ -17,6 +20,21 @@ SPLIT_FILES = {"train": "train.txt", "validation": "valid.txt"}
 """Dataset split -> the release's split list at the subset root."""
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+TILES_FILE = "samrs_tiles.json"
+"""Written by ``samrs export-release`` beside the split lists (the authors' release has none):
+``{NAME: [source, x0, y0]}``, each tile's ``source`` and ``tile`` origin, which the import restores."""
+
+MAX_INSTANCES = 10_000
+"""Instances one pkl may hold: a bound set well above what a 1024x1024 tile of boxes is expected to hold
+(not a count of the release; raise it here if a real pkl is refused)."""
+MAX_PKL_BYTES = 64 * 2**20
+"""Size of one pkl: :data:`MAX_INSTANCES` instances of ~6 KiB each (an RLE of a large mask's column runs
+and the pickled numpy boxes). Bigger files are refused before they are read."""
+MAX_LIST_BYTES = 16 * 2**20
+"""Size of a split list or :data:`TILES_FILE`: four times FAST's 64,147 names at 60 bytes each."""
+MAX_IMAGE_BYTES = 256 * 2**20
+"""Size of an image or ``gray/`` file: a release tile (at most 1024x1024) is a few MiB even uncompressed."""
 
 
 @dataclass(frozen=True)
@@ -50,23 +68,35 @@ From the official code's ``MAPPING`` (ViTAE-Transformer/SAMRS, ``Generate Datase
 RELEASE_PALETTE[: len(_PALETTE_COLORS)] = _PALETTE_COLORS
 
 
-class ReleaseFileError(ValueError):
-    """A release file that cannot be imported; ``reason`` is what ``--skip-bad`` counts it under."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class ReleaseLayout:
-    """Where one subset of the release lies: image folders (searched in order), ``gray/``, ``ins/`` and split lists."""
+    """Where one subset of the release lies: image folders (searched in order), ``gray/``, ``ins/`` and split
+    lists; ``trusted``: the resolved folders (and files) the import may read from, ``--root`` and those given
+    by options; ``origins``: each tile's ``(source, [x0, y0])`` from :data:`TILES_FILE` when there is one."""
 
     root: Path
     images: tuple[Path, ...]
     gray: Path
     ins: Path
     split_lists: dict[str, Path]
+    trusted: tuple[Path, ...] = ()
+    origins: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+
+    def check_file(self, path: Path, max_bytes: int) -> None:
+        """Refuse, before it is opened, a file that resolves outside :attr:`trusted` (a symlink out of
+        ``--root``), is no regular file (a FIFO, a device) or is bigger than ``max_bytes``."""
+        try:
+            resolved = Path(path).resolve(strict=True)
+            info = resolved.stat()
+        except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python < 3.13)
+            raise ReleaseFileError("unsafe_file", f"{path}: cannot be resolved ({error})") from None
+        if not any(resolved.is_relative_to(folder) for folder in self.trusted):
+            raise ReleaseFileError(
+                "unsafe_file",
+                f"{path}: a link to {resolved}, outside --root {self.root}; only files inside --root (or given with "
+                "--images, --gray, --ins or --split-list) are read",
+            )
+        check_regular_file(path, info, max_bytes)
 
     def settings(self) -> dict:
         """The folders as absolute paths (recorded with the shards: a resume from other folders is refused)."""
@@ -111,12 +141,20 @@ def find_layout(
             extra = " (an empty folder imports the semantic maps alone)" if option == "--ins" else ""
             raise FileNotFoundError(f"{folder}: no such folder; point at it with {option} DIR{extra}")
     lists = {_split_name(s): Path(p) for s, p in split_lists.items()} if split_lists else _split_lists(root)
+    given = [*(images or ()), *(p for p in (gray, ins) if p is not None), *(split_lists or {}).values()]
+    trusted = tuple(Path(p).resolve() for p in (root, *given))
+    layout = ReleaseLayout(root, image_dirs, Path(gray), Path(ins), lists, trusted)
     for split, path in lists.items():
         if not SHARD_RE.match(f"{split}-r00-00000.parquet"):
             raise ValueError(f"--split-list {split}={path}: a split name is letters, digits and underscores")
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"--split-list {split}={path}: no such file")
-    return ReleaseLayout(root, image_dirs, Path(gray), Path(ins), lists)
+        layout.check_file(path, MAX_LIST_BYTES)
+    tiles = root / TILES_FILE
+    if os.path.lexists(tiles):
+        layout.check_file(tiles, MAX_LIST_BYTES)
+        layout.origins.update(read_origins(tiles))
+    return layout
 
 
 def _split_name(name: str) -> str:
@@ -147,7 +185,7 @@ def _segs_folder(root: Path, expected: str) -> Path:
 
 
 def _split_lists(root: Path) -> dict[str, Path]:
-    lists = {split: root / name for split, name in SPLIT_FILES.items() if (root / name).is_file()}
+    lists = {split: root / name for split, name in SPLIT_FILES.items() if os.path.lexists(root / name)}
     if not lists:
         raise FileNotFoundError(
             f"{root}: no split lists ({', '.join(SPLIT_FILES.values())}); "
@@ -156,10 +194,43 @@ def _split_lists(root: Path) -> dict[str, Path]:
     return lists
 
 
+def _text(path: Path) -> str:
+    try:
+        return read_regular_file(Path(path), MAX_LIST_BYTES).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ReleaseFileError("bad_list", f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
 def read_split_list(path: Path) -> list[str]:
-    """The names in a split list, one per line (blank lines skipped, duplicates kept once)."""
-    names = (line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines())
-    return list(dict.fromkeys(name for name in names if name))
+    """The names in a split list, one per line (blank lines skipped, duplicates kept once); a name is a
+    file name without its suffix, so one holding a path separator, a NUL or only dots is refused."""
+    names = {}
+    for number, line in enumerate(_text(path).splitlines(), 1):
+        name = line.strip()
+        if name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise ReleaseFileError("bad_list", f"{path}, line {number}: {describe(name)} is not a file name")
+        if name:
+            names.setdefault(name)
+    return list(names)
+
+
+def read_origins(path: Path) -> dict[str, tuple[str, list[int]]]:
+    """``NAME -> (source, [x0, y0])`` from a :data:`TILES_FILE`, checked entry by entry."""
+    try:
+        entries = json.loads(_text(path))
+    except (ValueError, RecursionError) as error:
+        raise ReleaseFileError("bad_list", f"{path}: not JSON ({clip(str(error))})") from None
+    if type(entries) is not dict:
+        raise ReleaseFileError("bad_list", f"{path}: not a JSON object of NAME: [source, x0, y0]")
+    origins = {}
+    for name, entry in entries.items():
+        fine = type(entry) is list and len(entry) == 3 and type(entry[0]) is str and len(entry[0]) <= 4096
+        if not (fine and all(type(v) is int and 0 <= v < 2**31 for v in entry[1:])):
+            raise ReleaseFileError(
+                "bad_list", f"{path}: {describe(name)} is not [source, x0, y0] (a path and two pixel offsets)"
+            )
+        origins[name] = (entry[0], entry[1:])
+    return origins
 
 
 def image_index(folders: tuple[Path, ...]) -> dict[str, Path]:

@@ -16,6 +16,8 @@ from PIL import Image
 from samrs_hf.classes import IGNORE_INDEX
 from samrs_hf.dataset.job import JobSummary, Row, SubsetJob, prefetch, shown, skip_or_raise
 from samrs_hf.dataset.release.format import (
+    MAX_IMAGE_BYTES,
+    MAX_PKL_BYTES,
     RELEASE_SOURCE,
     ReleaseFileError,
     ReleaseLayout,
@@ -23,7 +25,7 @@ from samrs_hf.dataset.release.format import (
     image_index,
     read_split_list,
 )
-from samrs_hf.dataset.release.instances import release_objects
+from samrs_hf.dataset.release.instances import max_counts_chars, release_objects
 from samrs_hf.dataset.release.pickles import load_pickle
 from samrs_hf.dataset.schema import IMAGE_COMPRESS_LEVEL, image_bytes
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
@@ -93,21 +95,33 @@ class LoadedTile:
 
 
 def read_tile(tile: ReleaseTile, layout: ReleaseLayout, recipe: SubsetRecipe) -> LoadedTile:
-    """Read one listed tile's image, semantic map and pkl into a row (errors are returned, not raised)."""
+    """Read one listed tile's image, semantic map and pkl into a row (errors are returned, not raised).
+
+    Each file is checked before it is opened (:meth:`~samrs_hf.dataset.release.format.ReleaseLayout.check_file`:
+    inside ``--root``, a regular file, not oversized); ``source`` and ``tile`` come from the layout's
+    ``origins`` when it has the tile (an export's), else they are the image file and ``[0, 0]``.
+    """
     try:
         if tile.image is None:
             folders = ", ".join(str(p) for p in layout.images)
             raise ReleaseFileError("missing_image", f"{tile.name}: no image in {folders}")
         gray = layout.gray / f"{tile.name}.png"
-        if not gray.is_file():
+        if not os.path.lexists(gray):
             raise ReleaseFileError("missing_semantic_map", f"{gray}: no such file")
+        layout.check_file(gray, MAX_IMAGE_BYTES)
         semantic, width, height = _read_semantic_map(gray, len(recipe.classes))
+        layout.check_file(tile.image, MAX_IMAGE_BYTES)
         data = _read_image(tile.image, width, height)
         pkl = layout.ins / f"{tile.name}.pkl"
-        has_pkl = pkl.is_file()
-        objects = release_objects(load_pickle(pkl), pkl, recipe, height, width) if has_pkl else []
+        has_pkl, objects = os.path.lexists(pkl), []
+        if has_pkl:
+            layout.check_file(pkl, MAX_PKL_BYTES)
+            instances = load_pickle(pkl, max_item_bytes=max_counts_chars(height, width))
+            objects = release_objects(instances, pkl, recipe, height, width)
     except ReleaseFileError as error:
         return LoadedTile(tile, error=error)
+    source = Path(os.path.relpath(tile.image, layout.root)).as_posix()
+    source, origin = layout.origins.get(tile.name, (source, [0, 0]))
     row = {
         "image_id": tile.name,
         "image": {"bytes": data, "path": None},
@@ -115,8 +129,8 @@ def read_tile(tile: ReleaseTile, layout: ReleaseLayout, recipe: SubsetRecipe) ->
         "objects": objects,
         "width": width,
         "height": height,
-        "source": Path(os.path.relpath(tile.image, layout.root)).as_posix(),
-        "tile": [0, 0],
+        "source": source,
+        "tile": origin,
     }
     return LoadedTile(tile, row, has_pkl)
 
