@@ -3,7 +3,8 @@
 Decodes each split's image and label PNGs once into raw uint8 arrays that SEP training memory-maps
 (4 bytes per pixel: 4 MiB per 1024x1024 tile); with it one DataLoader worker makes several times
 more augmented samples per second (``benchmarks/README.md``). Without ``--out`` it goes where
-training looks by default (``samrs_hf.training.cache.default_cache_dir``).
+training looks by default (``samrs_hf.training.cache.default_cache_dir``). The work is one call,
+:func:`samrs_hf.training.cache_writer.prepare_training_cache`.
 """
 
 from __future__ import annotations
@@ -36,18 +37,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datasets import get_dataset_split_names, load_dataset
+    from samrs_hf.training.cache_writer import prepare_training_cache
 
-    from samrs_hf.training.cache import default_cache_dir, split_folder, write_cache
-
-    out = args.out or default_cache_dir(args.dataset)
-    for config in args.configs:
-        present = get_dataset_split_names(args.dataset, config)
-        for split in args.splits:
-            if split not in present:
-                print(f"{config}: no {split!r} split (has {', '.join(present)}): skipped")
-                continue
-            rows = load_dataset(args.dataset, config, split=split)
-            folder = write_cache(rows, split_folder(out, config, split), args.workers, f"{config}/{split}")
-            print(f"wrote {folder} ({len(rows)} tiles)")
+    for line in prepare_training_cache(args.dataset, args.configs, args.splits, args.out, args.workers):
+        print(line)
     return 0
