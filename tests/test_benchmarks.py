@@ -74,3 +74,13 @@ def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_di
         assert full[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
     masks = list(labeler.label_objects(image, objects, "hbox"))
     assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored
+
+
+def test_integrity_benchmark_reports_each_check(tmp_path, monkeypatch):
+    out = tmp_path / "integrity.json"
+    result = load("integrity_checks", monkeypatch).main(
+        ["--tiles", "2", "--tile-size", "64", "--repeats", "1", "--json", str(out)]
+    )
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    assert set(result["overhead_percent"]) == {"parquet write", "parquet read", "datasets load"}
+    assert len(result["seconds"]) == 9 and all(seconds > 0 for seconds in result["seconds"].values())
