@@ -164,7 +164,7 @@ def _decode_rows(
     rows, crcs = HubSegSource(dataset), []
     with open(folder / IMAGES, "r+b") as images, open(folder / LABELS, "r+b") as labels:
         for index, (offset, height, width) in enumerate(layout.tolist(), start):
-            image, label = rows[index]
+            image, label = (np.ascontiguousarray(pixels) for pixels in rows[index])
             if label.shape != (height, width) or image.shape[:2] != (height, width):
                 raise ValueError(
                     f"row {index} ({dataset[index]['image_id']}): image {image.shape[:2]} / label {label.shape} "
@@ -177,16 +177,16 @@ def _decode_rows(
                     f"not class indices below {classes} or 255; the dataset is damaged: rebuild it"
                 )
             images.seek(offsets[0] + 3 * offset)
-            images.write(np.ascontiguousarray(image))
+            images.write(image)
             labels.seek(offsets[1] + offset)
-            labels.write(np.ascontiguousarray(label))
-            crcs.append(zlib.crc32(np.ascontiguousarray(label)))
+            labels.write(label)
+            crcs.append(zlib.crc32(label))
     return crcs
 
 
 def _exit_with_parent(parent: int) -> None:
-    """Decode worker initializer: a thread that ends the worker when ``parent`` is gone (a worker killed
-    with its parent would otherwise wait for work forever)."""
+    """Decode worker initializer: a thread that ends the worker when ``parent`` is gone (a worker whose
+    parent was killed would otherwise wait for work forever)."""
 
     def watch() -> None:
         while os.getppid() == parent:
