@@ -47,7 +47,8 @@ from samrs_hf.dataset.schema import image_bytes
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.dataset.writer import SubsetWriter
 from samrs_hf.training import augment
-from samrs_hf.training.cache import split_folder, write_cache
+from samrs_hf.training.cache import split_folder
+from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import HubSegSource, SegSource, StepBatches, load_samrs
 from samrs_hf.training.sampling import proportional_batch_sizes
 

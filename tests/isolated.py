@@ -23,13 +23,38 @@ cores (glibc reserves an arena of address space per thread, torch starts a threa
 TIME_LIMIT_S = 120
 
 
-def _limit_memory(megabytes: int):
+def _limits(memory_mb: int, file_size_mb: float | None):
     def apply() -> None:
         os.setsid()  # its own process group, so a timeout kills its workers too
-        limit = megabytes * 2**20
+        limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if file_size_mb is not None:  # writing past it is an OSError (EFBIG): Python ignores SIGXFSZ
+            size = int(file_size_mb * 2**20)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
     return apply
+
+
+def start_samrs(
+    *args: str | Path,
+    memory_mb: int = MEMORY_LIMIT_MB,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    file_size_mb: float | None = None,
+) -> subprocess.Popen:
+    """Start ``python -m samrs_hf.cli ARGS`` in its own process group, limited to ``memory_mb`` of address
+    space (and, with ``file_size_mb``, to files of that size: a disk that fills up)."""
+    command = [sys.executable, "-m", "samrs_hf.cli", *map(str, args)]
+    child_env = {**os.environ, **CHILD_ENV, **(env or {})}
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=child_env,
+        preexec_fn=_limits(memory_mb, file_size_mb),
+    )
 
 
 def run_samrs(
@@ -38,29 +63,21 @@ def run_samrs(
     timeout: float = TIME_LIMIT_S,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    file_size_mb: float | None = None,
 ) -> subprocess.CompletedProcess:
-    """``python -m samrs_hf.cli ARGS`` in a child limited to ``memory_mb`` of address space and ``timeout`` s.
+    """``python -m samrs_hf.cli ARGS`` in a child limited to ``memory_mb`` of address space and ``timeout`` s
+    (see :func:`start_samrs`).
 
     A child still running at the timeout is killed with its process group and the test fails.
     """
-    command = [sys.executable, "-m", "samrs_hf.cli", *map(str, args)]
-    child_env = {**os.environ, **CHILD_ENV, **(env or {})}
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=child_env,
-        preexec_fn=_limit_memory(memory_mb),
-    )
+    process = start_samrs(*args, memory_mb=memory_mb, cwd=cwd, env=env, file_size_mb=file_size_mb)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise AssertionError(f"samrs {' '.join(map(str, args))} still ran after {timeout} s (killed)") from None
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:

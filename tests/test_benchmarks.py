@@ -83,3 +83,13 @@ def test_release_pickle_benchmark_times_every_protocol(tmp_path, monkeypatch):
     assert [(r["subset"], r["protocol"]) for r in result["rows"]] == expected
     assert all(r["pickle_loads_ms"] > 0 and r["safe_load_ms"] > 0 and r["checks_ms"] > 0 for r in result["rows"])
     assert json.loads(out.read_text())["rows"] == result["rows"]
+
+
+def test_integrity_benchmark_reports_each_check(tmp_path, monkeypatch):
+    out = tmp_path / "integrity.json"
+    result = load("integrity_checks", monkeypatch).main(
+        ["--tiles", "2", "--tile-size", "64", "--repeats", "1", "--json", str(out)]
+    )
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result))
+    assert set(result["overhead_percent"]) == {"parquet write", "parquet read", "datasets load"}
+    assert len(result["seconds"]) == 9 and all(seconds > 0 for seconds in result["seconds"].values())

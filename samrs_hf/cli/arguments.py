@@ -135,30 +135,14 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "outp
 
 def check_split(args: argparse.Namespace) -> None:
     """Check that ``args.dataset_dir`` holds a finished ``args.config`` with ``args.split`` (any split when
-    ``None``), from its card."""
-    folder, config, split = args.dataset_dir, args.config, args.split
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder; give a dataset folder written by `samrs build`")
-    card = folder / "README.md"
-    configs = {}
-    if card.is_file():
-        from huggingface_hub import DatasetCard
+    ``None``) whose shards agree with its card."""
+    from samrs_hf.dataset.folder import check_subset
 
-        configs = {c["config_name"]: c for c in DatasetCard.load(card).data.to_dict().get("configs") or []}
-    if config not in configs:
-        have = f"it has {', '.join(sorted(configs))}" if configs else "it has none"
-        raise FileNotFoundError(
-            f"{folder} holds no finished {config} subset ({have}); "
-            f"build it with `samrs build {config} --root RAW --out {folder}`"
-        )
-    splits = [entry["split"] for entry in configs[config].get("data_files") or [] if isinstance(entry, dict)]
-    if splits and split is not None and split not in splits:
-        raise ValueError(f"{folder}: {config} has no split {split!r}; pass --split {' or --split '.join(splits)}")
+    check_subset(args.dataset_dir, args.config, args.split)
 
 
 def load_split(args: argparse.Namespace) -> Dataset:
     """The ``datasets.Dataset`` named by :func:`add_dataset_arguments`' arguments (checked first)."""
-    check_split(args)
-    from datasets import load_dataset
+    from samrs_hf.dataset.folder import load_subset
 
-    return load_dataset(str(args.dataset_dir), args.config, split=args.split)
+    return load_subset(args.dataset_dir, args.config, args.split)

@@ -3,8 +3,9 @@
 Decodes each split's image and label PNGs once into raw uint8 arrays that SEP training memory-maps
 (4 bytes per pixel: 4 MiB per 1024x1024 tile); with it one DataLoader worker makes several times
 more augmented samples per second (``benchmarks/README.md``). Without ``--out`` it goes where
-training looks by default (``samrs_hf.training.cache.default_cache_dir``). Each config's folder of the
-cache is locked for the whole command: a second run into it fails at once, naming the first.
+training looks by default (``samrs_hf.training.cache.default_cache_dir``). The work is one call,
+:func:`samrs_hf.training.cache_writer.prepare_training_cache`; each config's folder of the cache is locked
+for the whole command: a second run into it fails at once, naming the first.
 """
 
 from __future__ import annotations
@@ -39,22 +40,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datasets import get_dataset_split_names, load_dataset
-
     from samrs_hf.dataset.lock import folder_lock
-    from samrs_hf.training.cache import default_cache_dir, split_folder, write_cache
+    from samrs_hf.training.cache import default_cache_dir
+    from samrs_hf.training.cache_writer import prepare_training_cache
 
     out = Path(args.out or default_cache_dir(args.dataset))
     with ExitStack() as locks:  # every config's folder is ours before anything is read or written
         for config in args.configs:
             locks.enter_context(folder_lock(out / config))
-        for config in args.configs:
-            present = get_dataset_split_names(args.dataset, config)
-            for split in args.splits:
-                if split not in present:
-                    print(f"{config}: no {split!r} split (has {', '.join(present)}): skipped")
-                    continue
-                rows = load_dataset(args.dataset, config, split=split)
-                folder = write_cache(rows, split_folder(out, config, split), args.workers, f"{config}/{split}")
-                print(f"wrote {folder} ({len(rows)} tiles)")
+        lines = prepare_training_cache(args.dataset, args.configs, args.splits, out, args.workers)
+    print("\n".join(lines))
     return 0

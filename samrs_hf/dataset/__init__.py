@@ -2,9 +2,11 @@
 
 subsets.py   the paper's recipe per subset: source, splits, tiling, prompt, classes, card text
 schema.py    the ``datasets`` features and the assembly of one row per labelled tile
-shards.py    Parquet shards committed atomically, and what a resumed build needs from them
+shards.py    Parquet shards committed atomically with page checksums, and what a resumed build needs from them
 card.py      the dataset card: YAML ``configs:`` / ``dataset_info`` and the prose
-folder.py    what counts as a SAMRS folder (``--out`` never writes over someone else's files)
+folder.py    what counts as a SAMRS folder (``--out`` never writes over someone else's files), and
+             :func:`load_subset`, the one way to open one for reading (damage is one error naming the file)
+atomic.py    :func:`write_atomic`: a file replaced whole or not at all
 writer.py    :class:`SubsetWriter`: settings, resume, a writer thread, staged shards, publish + card
 job.py       :class:`SubsetJob`: the resumable job build and import share (lock, plan, resume, processes)
 lock.py      one run at a time per subset folder (``flock``, released when its process dies)

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from datasets import DatasetInfo, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from filelock import UnixFileLock
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from samrs_hf.dataset.atomic import write_atomic
-from samrs_hf.dataset.shards import read_build_settings, shard_files, shard_split
+from samrs_hf.dataset.shards import read_build_settings, read_shard, shard_files, shard_split
 from samrs_hf.dataset.subsets import CARD_TEMPLATES, SUBSETS, SubsetRecipe
 
 __all__ = ["SubsetCounts", "count_subset", "write_card"]
@@ -40,7 +39,7 @@ def count_subset(folder: Path, recipe: SubsetRecipe) -> SubsetCounts:
     """Count rows per split and instances per label class from the committed shards in ``folder``."""
     counts = SubsetCounts()
     for path in shard_files(folder):
-        for batch in pq.ParquetFile(path).iter_batches(columns=["objects"]):
+        for batch in read_shard(path, ["objects"]):
             counts.rows[shard_split(path)] += batch.num_rows
             categories = pc.struct_field(pc.list_flatten(batch.column("objects")), "category")
             counts.instances.update(recipe.classes[i] for i in categories.to_pylist())

@@ -148,14 +148,14 @@ def _label_map(row: dict, num_classes: int, folder: Path) -> np.ndarray:
 def compare_folders(a: Path, b: Path, config: str, split: str = "train", box_iou: float = 0.99) -> dict:
     """Compare ``config``/``split`` of the SAMRS folders ``a`` (reference) and ``b``; returns the report as a dict."""
     import torch
-    from datasets import load_dataset
 
+    from samrs_hf.dataset.folder import load_subset
     from samrs_hf.metrics.segmentation import ConfusionMatrix
 
     recipe = get_subset(config)
     columns = ["image_id", "semantic_map", "objects"]
-    rows_a = load_dataset(str(a), config, split=split).select_columns(columns)
-    rows_b = load_dataset(str(b), config, split=split).select_columns(columns)
+    rows_a = load_subset(a, config, split).select_columns(columns)
+    rows_b = load_subset(b, config, split).select_columns(columns)
     ids_a, ids_b = rows_a["image_id"], rows_b["image_id"]
     index_b = {name: i for i, name in enumerate(ids_b)}
     only_a = [name for name in ids_a if name not in index_b]

@@ -15,6 +15,10 @@ as complete: it loads as it was before the build, or not at all. When every proc
 ``NAME.parquet.tmp``, synced and renamed, so a killed build leaves only whole shards, and
 :func:`committed_ids` recovers the tiles they hold for resuming. The settings file is hidden too:
 ``datasets`` would otherwise read a lone JSON file as the data (the card shows the settings).
+
+Shards carry a CRC checksum per Parquet page, verified wherever they are read (:func:`read_shard`,
+and ``datasets`` through :func:`samrs_hf.dataset.folder.load_subset`): a truncated or altered shard
+is a :class:`~samrs_hf.errors.DamagedFileError` naming it, never wrong rows.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,6 +35,7 @@ import pyarrow.parquet as pq
 from datasets import Features
 
 from samrs_hf.dataset.atomic import commit_file, sync_folder, write_atomic
+from samrs_hf.errors import DamagedFileError, summary
 
 __all__ = [
     "BUILD_SETTINGS",
@@ -37,10 +44,13 @@ __all__ = [
     "committed_ids",
     "publish_staged",
     "read_build_settings",
+    "read_shard",
     "remove_partial_shards",
     "remove_subset",
     "shard_files",
+    "shard_metadata",
     "shard_split",
+    "verify_shard",
     "write_build_settings",
 ]
 
@@ -53,6 +63,10 @@ ROW_GROUP_BYTES = 64 * 2**20
 SETTINGS_BYTES = 2**20
 """Largest settings file read (samrs writes under 2 KB)."""
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
+REDO_SHARD = (
+    "delete it and rerun the `samrs build` or `samrs import-release` that wrote it to redo its tiles "
+    "(or pass --overwrite to start the subset over)"
+)
 
 
 def shard_files(folder: Path, split: str | None = None, staged: bool = False) -> list[Path]:
@@ -71,9 +85,38 @@ def committed_ids(folder: Path) -> dict[str, set[str]]:
     """``split -> image ids`` in finished and staged shards (what a resumed build skips)."""
     done: dict[str, set[str]] = {}
     for path in shard_files(folder, staged=True):
-        ids = pq.read_table(path, columns=["image_id"]).column("image_id").to_pylist()
-        done.setdefault(shard_split(path), set()).update(ids)
+        for batch in read_shard(path, ["image_id"]):
+            done.setdefault(shard_split(path), set()).update(batch.column("image_id").to_pylist())
     return done
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """pyarrow's errors about the content of shard ``path`` as one :class:`DamagedFileError` naming it."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, OSError) and error.errno is not None:  # the system's (missing, no permission)
+            raise
+        raise DamagedFileError(f"{path}: damaged Parquet shard ({summary(error)}); {REDO_SHARD}") from None
+
+
+def shard_metadata(path: Path) -> pq.FileMetaData:
+    """The footer of shard ``path``: its rows, row groups and schema (a cut-short shard has none)."""
+    with _reading(path), open(path, "rb") as file:
+        return pq.read_metadata(file)
+
+
+def read_shard(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The rows of shard ``path`` (only ``columns``) a row group at a time, each page checked against its checksum."""
+    with _reading(path), open(path, "rb") as file:
+        yield from pq.ParquetFile(file, page_checksum_verification=True).iter_batches(columns=columns)
+
+
+def verify_shard(path: Path) -> None:
+    """Read every page of shard ``path``: a :class:`DamagedFileError` when one is damaged."""
+    for _ in read_shard(path):
+        pass
 
 
 def remove_partial_shards(folder: Path) -> int:
@@ -144,10 +187,10 @@ class ShardWriter:
     """Writes encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows.
 
     Rows go to disk in Parquet row groups of at most :data:`ROW_GROUP_ROWS` rows or
-    :data:`ROW_GROUP_BYTES`, so memory holds one row group, not a shard. Each shard is written to
-    ``NAME.parquet.tmp`` and renamed when complete, so it appears whole or not at all. Shard
-    indices continue after this rank's finished and staged shards, so resumed and grown builds
-    append without a name clash.
+    :data:`ROW_GROUP_BYTES`, so memory holds one row group, not a shard; every page carries a checksum.
+    Each shard is written to ``NAME.parquet.tmp`` and renamed when complete, so it appears whole or not
+    at all. Shard indices continue after this rank's finished and staged shards, so resumed and grown
+    builds append without a name clash.
     """
 
     def __init__(self, folder: Path, split: str, features: Features, rank: int = 0, rows_per_shard: int = 256):
@@ -182,7 +225,9 @@ class ShardWriter:
         if not self._group:
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(str(self._path) + ".tmp", self.features.arrow_schema)
+            self._writer = pq.ParquetWriter(
+                str(self._path) + ".tmp", self.features.arrow_schema, write_page_checksum=True
+            )
         self._writer.write_table(pa.concat_tables(self._group))
         self._group, self._group_bytes = [], 0
 

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from datasets import load_dataset
 
+from samrs_hf.dataset.folder import load_subset
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import sliding_windows
 from samrs_hf.records import open_rgb, read_size
@@ -40,13 +40,13 @@ class SegSource(Protocol):
 def load_samrs(
     dataset: str, configs: Sequence[str], split: str, cache: str | Path | None = None
 ) -> dict[str, SegSource]:
-    """``load_dataset(dataset, config, split=split)`` for each config (local folder or Hub id), read from
+    """:func:`~samrs_hf.dataset.folder.load_subset` of each config (local folder or Hub id), read from
     the decoded training cache ``cache`` (default: :func:`~samrs_hf.training.cache.default_cache_dir`, when
     there) or else decoded from its PNGs per sample, with a one-line hint."""
     root = Path(cache) if cache else default_cache_dir(dataset)
     sources: dict[str, SegSource] = {}
     for config in configs:
-        rows = load_dataset(dataset, config, split=split)
+        rows = load_subset(dataset, config, split)
         folder = split_folder(root, config, split)
         sources[config] = open_cache(folder, rows) if cache or folder.is_dir() else HubSegSource(rows)
     missing = [config for config, source in sources.items() if isinstance(source, HubSegSource)]

@@ -15,7 +15,8 @@ from samrs_folders import TINY_SIZES
 from torch.utils.data import DataLoader
 
 from samrs_hf.cli import main
-from samrs_hf.training.cache import CachedSegSource, HubSegSource, open_cache, split_folder, write_cache
+from samrs_hf.training.cache import CachedSegSource, HubSegSource, open_cache, split_folder
+from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import StepBatches, eval_batches, load_samrs
 
 

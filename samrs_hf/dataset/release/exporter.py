@@ -82,14 +82,14 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
     ``source`` and ``tile`` go to :data:`~samrs_hf.dataset.release.format.TILES_FILE`, which the import reads.
     """
     from datasets import Image as ImageFeature
-    from datasets import load_dataset
 
+    from samrs_hf.dataset.folder import load_subset
     from samrs_hf.dataset.job import prefetch
 
     recipe, out = get_subset(config), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"--out {out} exists and is not an empty folder; export into a new or empty folder")
-    dataset = load_dataset(str(dataset_dir), config)
+    dataset = load_subset(dataset_dir, config)
     unknown = sorted(set(splits or ()) - set(dataset))
     if unknown:
         raise ValueError(f"{dataset_dir}: {config} has no split {', '.join(unknown)} (it has {', '.join(dataset)})")
