@@ -12,9 +12,9 @@ import pytest
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
-def pytest_configure(config) -> None:
-    """Keep ``datasets``' cache for this run apart from the user's (set before datasets is imported)."""
-    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="samrs-test-datasets-cache-")
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="samrs-test-datasets-cache-")
+"""This run's own ``datasets`` cache, apart from the user's: set when this file is imported, before any other
+conftest (which pytest imports before calling any ``pytest_configure``) can import ``datasets``."""
 
 
 def pytest_unconfigure(config) -> None:
