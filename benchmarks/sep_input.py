@@ -90,13 +90,13 @@ def synthetic_row(index: int, size: int, num_classes: int) -> dict:
     }
 
 
-def make_synthetic(root: Path, configs: list[str], tiles: int, size: int) -> None:
+def make_synthetic(root: Path, configs: list[str], tiles: int, size: int, rows_per_shard: int = 16) -> None:
     """Write ``tiles`` synthetic train rows per config to a new SAMRS folder ``root`` (shards + card)."""
     if root.exists():
         raise FileExistsError(f"{root} exists: --make-synthetic writes a new folder (remove it, or drop the flag)")
     for config in configs:
         recipe = SUBSETS[config]
-        writer = SubsetWriter(root, recipe, rows_per_shard=16)
+        writer = SubsetWriter(root, recipe, rows_per_shard=rows_per_shard)
         writer.prepare({})
         with writer.open() as put:
             for index in range(tiles):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +75,32 @@ def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_di
         assert full[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
     masks = list(labeler.label_objects(image, objects, "hbox"))
     assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored
+
+
+def test_quick_gpu_benchmark_runs_every_section_and_reports_the_ratios(tmp_path, monkeypatch):
+    out = tmp_path / "gpu.json"
+    result = load("gpu", monkeypatch).main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text())["ratios"] == json.loads(json.dumps(result["ratios"]))
+    assert not [name for name in ("models", "labelling", "build", "sep", "input") if "error" in result[name]]
+    measured = result["labelling"]["sam-vit-h"]["float32"]  # a tiny SAM in --quick
+    assert set(measured["encoder_tiles_per_s"]) == {"1", "2"} and len(measured["seconds_per_tile"]) == 2
+    assert measured["encoder_flops_per_tile"] > 0
+    assert result["ratios"]["build_over_sam_alone"] == result["build"]["build_over_sam"] > 0
+    assert result["ratios"]["vit_h_bf16_encoder_share_of_peak"] is None  # no GPU peak on a CPU
+    ratios = result["ratios"]["input_over_appetite"]
+    assert {key.split(" / ")[0] for key in ratios} == {
+        f"{way}, {n} workers" for way in ("cache+window", "png+window", "streaming") for n in (1, 2)
+    }
+    assert all(row["ratio"] > 0 and row["workers_needed"] >= 1 for row in ratios.values())
+
+
+def test_gpu_benchmark_sections_record_their_failure_and_the_rest_runs(tmp_path, monkeypatch):
+    gpu = load("gpu", monkeypatch)
+    monkeypatch.setattr(gpu, "sep_train", lambda *args: 1 / 0)
+    result = gpu.main(["--quick", "--sections", "sep", "input", "--json", str(tmp_path / "gpu.json")])
+    assert result["sep"]["error"] == "ZeroDivisionError: division by zero" and "labelling" not in result
+    assert result["input"]["samples_per_s"]["1"]["streaming"] > 0 and result["ratios"]["input_over_appetite"] == {}
+    results: dict = {}
+    with gpu.section(results, "slow", 1):
+        time.sleep(3)
+    assert results["slow"]["error"] == "OverBudget: over its 1 s budget" and results["slow"]["seconds"] < 2.5
