@@ -248,16 +248,9 @@ class StreamInput:
     def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> StatefulDataLoader:
         """This process's micro-batches to the end of training, from where the restored checkpoint left off."""
         accumulation = args.gradient_accumulation_steps
+        stop, shares = args.max_steps * accumulation, (self.rank, self.processes, accumulation)
         batches = StreamBatches(
-            self.streams,
-            self.batch_sizes,
-            args.crop_size,
-            args.seed,
-            self.shuffle_buffer,
-            args.max_steps * accumulation,
-            self.rank,
-            self.processes,
-            accumulation,
+            self.streams, self.batch_sizes, args.crop_size, args.seed, self.shuffle_buffer, stop, *shares
         )
         self._workers = stream_workers(self.streams, args.num_workers, self.processes)
         with warnings.catch_warnings():  # torchdata 0.11 calls torch.set_vital, deprecated in torch 2.13
