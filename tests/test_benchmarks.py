@@ -104,3 +104,12 @@ def test_gpu_benchmark_sections_record_their_failure_and_the_rest_runs(tmp_path,
     with gpu.section(results, "slow", 1):
         time.sleep(3)
     assert results["slow"]["error"] == "OverBudget: over its 1 s budget" and results["slow"]["seconds"] < 2.5
+
+
+def test_stream_layout_benchmark_reads_each_row_group_size(tmp_path, monkeypatch):
+    out = tmp_path / "layout.json"
+    argv = ["--tiles", "6", "--tile-size", "64", "--row-groups", "2", "6", "--json", str(out)]
+    result = load("stream_layout", monkeypatch).main(argv)
+    assert json.loads(out.read_text()) == result
+    assert [(size["row_group_rows"], size["shards"]) for size in result["sizes"]] == [(2, 3), (6, 1)]
+    assert all(size["rows_per_s_after_the_first"] > 0 and size["resume_first_row_s"] > 0 for size in result["sizes"])
