@@ -54,13 +54,16 @@ def test_streamed_batches_have_the_map_style_shares_and_sizes(stream_dir):
             assert {k: v[0].shape for k, v in batch.items()} == {k: v[0].shape for k, v in indexed.items()}
 
 
-def test_stateful_loader_resumes_with_the_same_batches(stream_dir):
-    """Two workers, a shuffle buffer of 3 and 8 tiles: the checkpoint falls inside a block and an epoch."""
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")  # torchdata 0.11 under torch 2.13
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stateful_loader_resumes_with_the_same_batches(stream_dir, workers):
+    """A shuffle buffer of 3 and 8 tiles: the checkpoint falls inside a block and an epoch."""
     sizes = {"sota": 3, "fast": 2}
 
     def loader() -> StatefulDataLoader:
         streams = {name: open_stream(str(stream_dir), name, "train") for name in sizes}
-        return StatefulDataLoader(StreamBatches(streams, sizes, 32, 7, 3, stop=12), batch_size=None, num_workers=2)
+        batches = StreamBatches(streams, sizes, 32, 7, 3, stop=12)
+        return StatefulDataLoader(batches, batch_size=None, num_workers=workers)
 
     first = loader()
     batches = iter(first)
@@ -96,8 +99,8 @@ def test_a_folder_without_a_default_config_names_its_subsets_and_configs(tmp_pat
 
 
 def test_streamed_pretraining_with_two_processes_resumes_exactly(stream_dir, backbone_dir, tmp_path):
-    """Two processes (torchrun + gloo) with two DataLoader workers each: a run of 4 steps, and a run resumed
-    from its checkpoint at step 2, log the same losses for steps 3 and 4."""
+    """Two processes (torchrun + gloo) with two DataLoader workers each and two accumulation steps: a run of
+    4 steps, and a run resumed from its checkpoint at step 2, log the same losses for steps 3 and 4."""
 
     def launch(output: Path, *extra: str) -> list[dict]:
         command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
@@ -105,7 +108,7 @@ def test_streamed_pretraining_with_two_processes_resumes_exactly(stream_dir, bac
         command += ["--dataset", str(stream_dir), "--backbone", str(backbone_dir), "--decoder", "unet"]
         command += ["--decoder-channels", "8", "--batch-size", "8", "--max-steps", "4", "--crop-size", "32"]
         command += ["--checkpointing-steps", "2", "--eval-steps", "4", "--num-workers", "2", "--output-dir"]
-        command += [str(output), "--streaming", "--shuffle-buffer", "3", *extra]
+        command += [str(output), "--streaming", "--shuffle-buffer", "3", "--gradient-accumulation-steps", "2", *extra]
         env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
