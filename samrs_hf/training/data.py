@@ -100,6 +100,10 @@ def stack(samples: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> tuple[
     return images, labels
 
 
+Transform = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], Pair]
+"""``(image, label, crop size, rng) -> (image, label)``: a training sample's augmentation."""
+
+
 class StepBatches(torch.utils.data.Dataset):
     """Item ``m`` = this process's share of micro-step ``m`` (step ``m // accumulation``), augmented.
 
@@ -130,9 +134,6 @@ class StepBatches(torch.utils.data.Dataset):
         mine = shard(global_batch(step, self.sizes, self.batch_sizes, self.seed), share, shares)
         samples = ((name, position, self.sources[name][index]) for name, index, position in mine)
         return augmented_batch(samples, list(self.sources), step, self.seed, self.crop_size, self.transform)
-
-
-Transform = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], Pair]
 
 
 def augmented_batch(
