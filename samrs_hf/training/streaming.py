@@ -40,14 +40,16 @@ COLUMNS = ("image", "semantic_map")
 """The only columns streamed (a row's ``objects`` can be larger than its pixels)."""
 
 
-def open_stream(
-    dataset: str, config: str, split: str, rank: int = 0, world_size: int = 1, limit: int | None = None
-) -> IterableDataset:
-    """Process ``rank``'s share of ``config``'s ``split``, images and label maps left encoded: one shard per
-    Parquet row group, or the first ``limit`` rows (for evaluation)."""
+def encoded_rows(dataset: str, config: str, split: str) -> IterableDataset:
+    """``config``'s ``split`` as a stream of images and label maps left encoded (decoded after the buffer)."""
     rows = load_dataset(dataset, config, split=split, streaming=True, columns=list(COLUMNS))
-    rows = rows.take(limit) if limit else rows.reshard()
-    if not limit and rows.num_shards % world_size:
+    return rows.cast(Features({column: Image(decode=False) for column in COLUMNS}))
+
+
+def open_stream(dataset: str, config: str, split: str, rank: int = 0, world_size: int = 1) -> IterableDataset:
+    """Process ``rank``'s share of ``config``'s ``split`` for training: one shard per Parquet row group."""
+    rows = encoded_rows(dataset, config, split).reshard()
+    if rows.num_shards % world_size:
         logger.warning(
             "%s: %d shards (Parquet row groups) do not divide among %d processes: each process reads all of them "
             "and keeps 1 row in %d; run a number of processes that divides %d",
@@ -57,7 +59,6 @@ def open_stream(
             world_size,
             rows.num_shards,
         )
-    rows = rows.cast(Features({column: Image(decode=False) for column in COLUMNS}))
     return split_dataset_by_node(rows, rank=rank, world_size=world_size)
 
 
@@ -65,7 +66,8 @@ def stream_pairs(
     dataset: str, config: str, split: str, process_index: int = 0, num_processes: int = 1, limit: int | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """This process's share of the first ``limit`` rows of a streamed split, decoded (for evaluation)."""
-    for row in open_stream(dataset, config, split, process_index, num_processes, limit):
+    rows = encoded_rows(dataset, config, split)
+    for row in split_dataset_by_node(rows.take(limit) if limit else rows, process_index, num_processes):
         yield row_pixels(row)
 
 

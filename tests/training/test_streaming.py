@@ -106,7 +106,7 @@ def test_streamed_pretraining_with_two_processes_resumes_exactly(stream_dir, bac
         command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
         command += ["--num_machines", "1", "--dynamo_backend", "no", str(ROOT / "examples" / "pretrain_sep.py")]
         command += ["--dataset", str(stream_dir), "--backbone", str(backbone_dir), "--decoder", "unet"]
-        command += ["--decoder-channels", "8", "--batch-size", "8", "--max-steps", "4", "--crop-size", "32"]
+        command += ["--decoder-channels", "8", "--batch-size", "12", "--max-steps", "4", "--crop-size", "32"]
         command += ["--checkpointing-steps", "2", "--eval-steps", "4", "--num-workers", "2", "--output-dir"]
         command += [str(output), "--streaming", "--shuffle-buffer", "3", "--gradient-accumulation-steps", "2", *extra]
         env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
