@@ -1,5 +1,5 @@
 """Streamed pre-training input: rows split between processes, the map-style shares and augmentation, exact
-resume through a StatefulDataLoader and through accelerate's checkpoints with two processes."""
+resume through a StatefulDataLoader and through accelerate's checkpoints on two (local) machines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -98,25 +99,44 @@ def test_a_folder_without_a_default_config_names_its_subsets_and_configs(tmp_pat
     ]
 
 
-def test_streamed_pretraining_with_two_processes_resumes_exactly(stream_dir, backbone_dir, tmp_path):
-    """Two processes (torchrun + gloo) with two DataLoader workers each and two accumulation steps: a run of
-    4 steps, and a run resumed from its checkpoint at step 2, log the same losses for steps 3 and 4."""
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
-    def launch(output: Path, *extra: str) -> list[dict]:
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-        command += ["--num_machines", "1", "--dynamo_backend", "no", str(ROOT / "examples" / "pretrain_sep.py")]
-        command += ["--dataset", str(stream_dir), "--backbone", str(backbone_dir), "--decoder", "unet"]
-        command += ["--decoder-channels", "8", "--batch-size", "12", "--max-steps", "4", "--crop-size", "32"]
-        command += ["--checkpointing-steps", "2", "--eval-steps", "4", "--num-workers", "2", "--output-dir"]
-        command += [str(output), "--streaming", "--shuffle-buffer", "3", "--gradient-accumulation-steps", "2", *extra]
-        env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads((output / "training_log.json").read_text())
 
-    full = launch(tmp_path / "full")
-    shutil.copytree(tmp_path / "full" / "checkpoints" / "step_2", tmp_path / "resumed" / "checkpoints" / "step_2")
-    resumed = launch(tmp_path / "resumed", "--resume-from-checkpoint", "latest")
+def test_streamed_pretraining_on_two_machines_resumes_exactly(stream_dir, backbone_dir, tmp_path):
+    """README's several-machine recipe on one machine: two `accelerate launch --num_machines 2` (one process
+    each, gloo over loopback, two DataLoader workers, two accumulation steps), each with its own --output-dir
+    (no shared folder). A run of 4 steps, and a run resumed from its checkpoint at step 2 copied to both
+    machines, log the same losses for steps 3 and 4."""
+
+    def launch(outputs: list[Path], *extra: str) -> list[dict]:
+        port, children = str(free_port()), []
+        for rank, output in enumerate(outputs):
+            command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "2"]
+            command += ["--machine_rank", str(rank), "--num_processes", "2", "--main_process_ip", "127.0.0.1"]
+            command += ["--main_process_port", port, "--dynamo_backend", "no", "--mixed_precision", "no"]
+            command += [str(ROOT / "examples" / "pretrain_sep.py"), "--dataset", str(stream_dir), "--backbone"]
+            command += [str(backbone_dir), "--decoder", "unet", "--decoder-channels", "8", "--batch-size", "12"]
+            command += ["--max-steps", "4", "--crop-size", "32", "--checkpointing-steps", "2", "--eval-steps", "4"]
+            command += ["--num-workers", "2", "--gradient-accumulation-steps", "2", "--streaming"]
+            command += ["--shuffle-buffer", "3", "--output-dir", str(output), *extra]
+            env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+            children.append(subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path))
+        for child in children:
+            _, stderr = child.communicate(timeout=300)
+            assert child.returncode == 0, stderr[-3000:]
+        return json.loads((outputs[0] / "training_log.json").read_text())
+
+    full = launch([tmp_path / "full-0", tmp_path / "full-1"])
+    assert [p.name for p in (tmp_path / "full-1").rglob("*") if p.is_file()] == ["random_states_1.pkl"] * 2
+    resumed_dirs = [tmp_path / "resumed-0", tmp_path / "resumed-1"]
+    for rank, folder in enumerate(resumed_dirs):  # the main machine's checkpoint, and each machine's RNG state
+        step_2 = folder / "checkpoints" / "step_2"
+        shutil.copytree(tmp_path / "full-0" / "checkpoints" / "step_2", step_2)
+        shutil.copy(tmp_path / f"full-{rank}" / "checkpoints" / "step_2" / f"random_states_{rank}.pkl", step_2)
+    resumed = launch(resumed_dirs, "--resume-from-checkpoint", "latest")
     assert [row["step"] for row in full] == [1, 2, 3, 4] and [row["step"] for row in resumed] == [3, 4]
     for before, after in zip(full[2:], resumed):
         assert after == before  # losses per head, learning rate, eval mIoU
