@@ -95,13 +95,13 @@ SECTIONS = ("labelling", "build", "sep", "input")
 FULL = dict(
     size=1024, boxes=(100, 600), chunks=(16, 64, 256), encode_batches=(1, 4, 8), dtypes=("float32", "bf16"),
     compile=("bf16", "inductor"), repeats=2, crop=224, sep_batch=PAPER_BATCH, sep_steps=5, decoder_channels=512,
-    tiles=96, tile_size=1024, workers=(8, 16), build_objects=100,
+    tiles=64, tile_size=1024, workers=(8, 16), cache_workers=16, build_objects=100,
     budgets=dict(models=60, labelling=210, build=60, sep=75, input=75),
 )  # fmt: skip
 QUICK = dict(
     size=256, boxes=(4,), chunks=(2, 4), encode_batches=(1, 2), dtypes=("float32",),
     compile=None, repeats=1, crop=32, sep_batch=3, sep_steps=1, decoder_channels=16,
-    tiles=4, tile_size=64, workers=(1, 2), build_objects=8,
+    tiles=4, tile_size=64, workers=(1, 2), cache_workers=1, build_objects=8,
     budgets=dict(models=120, labelling=120, build=120, sep=120, input=120),
 )  # fmt: skip
 """The sizes of a run on one GPU and of ``--quick`` (a CPU, tiny SAM, no SAM 2, no compilation: its test)."""
@@ -229,7 +229,7 @@ def input_rates(entry: dict, scratch: Path, settings: dict) -> None:
     sep_input.make_synthetic(dataset, ["sota"], settings["tiles"], settings["tile_size"], rows_per_shard=4)
     rows = load_dataset(str(dataset), "sota", split="train")
     pngs = {"sota": HubSegSource(rows)}
-    write_cache(rows, split_folder(cache, "sota", "train"))
+    write_cache(rows, split_folder(cache, "sota", "train"), workers=settings["cache_workers"])
     cached = load_samrs(str(dataset), ["sota"], "train", cache=cache)
     batch_sizes = {"sota": settings["sep_batch"]}
     options = argparse.Namespace(dataset=dataset, configs=["sota"], crop_size=settings["crop"], shuffle_buffer=32)
