@@ -99,6 +99,19 @@ def test_a_folder_without_a_default_config_names_its_subsets_and_configs(tmp_pat
     ]
 
 
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--shuffle-buffer", "0"], "--shuffle-buffer must be at least 1, got 0"),
+        (["--training-cache", "cache"], "--training-cache is read from disk, --streaming reads no local copy"),
+    ],
+)
+def test_streaming_flag_mistakes_are_one_line(stream_dir, tmp_path, capsys, flags, error):
+    flags += ["--dataset", str(stream_dir), "--streaming", "--output-dir", str(tmp_path / "out")]
+    assert main(["pretrain", *flags]) == 1
+    assert error in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
