@@ -77,6 +77,7 @@ def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_di
     assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored
 
 
+@pytest.mark.slow
 def test_quick_gpu_benchmark_runs_every_section_and_reports_the_ratios(tmp_path, monkeypatch):
     out = tmp_path / "gpu.json"
     result = load("gpu", monkeypatch).main(["--quick", "--json", str(out)])

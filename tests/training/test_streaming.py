@@ -118,6 +118,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_streamed_pretraining_on_two_machines_resumes_exactly(stream_dir, backbone_dir, tmp_path):
     """README's several-machine recipe on one machine: two `accelerate launch --num_machines 2` (one process
     each, gloo over loopback, two DataLoader workers, two accumulation steps), each with its own --output-dir
