@@ -35,6 +35,8 @@ from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_co
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.records import SourceObject
 
+DTYPES = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def random_boxes(rng: np.random.Generator, n: int, size: int) -> list[SourceObject]:
     """``n`` boxes of 8..160 px sides (at most half the image) inside a ``size`` x ``size`` image."""
@@ -51,10 +53,14 @@ def sync(device: torch.device) -> None:
 class Ways:
     """The four ways of labelling one image; each returns an iterable of the masks (none for d)."""
 
-    def __init__(self, path: Path, device: torch.device, dtype: torch.dtype):
-        self.labeler = SamLabeler(str(path), device=device, dtype=dtype)
-        self.model, self.processor = self.labeler.model, self.labeler.backend.processor
-        self.device, self.dtype = device, dtype
+    def __init__(self, path: Path, device: torch.device, dtype: torch.dtype, compile: bool | str = False):
+        self.labeler = SamLabeler(str(path), device=device, dtype=dtype, compile=compile)
+        self.model, self.device, self.dtype = self.labeler.model, device, dtype
+
+    @property
+    def processor(self):
+        """SAM's processor (ways b, c, d; way a alone also runs SAM 2, whose backend has none)."""
+        return self.labeler.backend.processor
 
     def run(self, way: str, image, objects) -> Iterable[np.ndarray]:
         """``way`` is ``b``, ``c``, ``d`` or ``a@CHUNK`` (the labeler with ``prompt_batch_size=CHUNK``)."""
@@ -139,7 +145,7 @@ def agreement(ways: Ways, way: str, image, objects) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = {"float32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    dtype = DTYPES[args.dtype]
     rng = np.random.default_rng(0)
     images = [
         Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)) for _ in range(args.images)
@@ -282,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         help="labeler chunk sizes to time (way a@CHUNK for each)",
     )
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bf16", "fp16"])
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
     parser.add_argument(
         "--quick",
         action="store_true",

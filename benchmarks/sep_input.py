@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import PIL
 import torch
+from common import PeakMemory
 from datasets import load_dataset
 from PIL import Image
 from torch.utils.data import DataLoader
@@ -51,6 +52,7 @@ from samrs_hf.training.cache import split_folder
 from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import HubSegSource, SegSource, StepBatches, load_samrs
 from samrs_hf.training.sampling import proportional_batch_sizes
+from samrs_hf.training.streaming import StreamBatches, open_stream, stream_workers
 
 WAYS = ("png+whole-tile", "png+window", "cache+whole-tile", "cache+window")
 BASELINE, DEFAULT = "png+whole-tile", "cache+window"
@@ -89,13 +91,13 @@ def synthetic_row(index: int, size: int, num_classes: int) -> dict:
     }
 
 
-def make_synthetic(root: Path, configs: list[str], tiles: int, size: int) -> None:
+def make_synthetic(root: Path, configs: list[str], tiles: int, size: int, rows_per_shard: int = 16) -> None:
     """Write ``tiles`` synthetic train rows per config to a new SAMRS folder ``root`` (shards + card)."""
     if root.exists():
         raise FileExistsError(f"{root} exists: --make-synthetic writes a new folder (remove it, or drop the flag)")
     for config in configs:
         recipe = SUBSETS[config]
-        writer = SubsetWriter(root, recipe, rows_per_shard=16)
+        writer = SubsetWriter(root, recipe, rows_per_shard=rows_per_shard)
         writer.prepare({})
         with writer.open() as put:
             for index in range(tiles):
@@ -134,23 +136,64 @@ def stage_times(source: SegSource, way: str, crop_size: int, samples: int) -> di
 
 
 def loader_rate(
-    sources: dict[str, SegSource], batch_sizes: dict[str, int], way: str, crop_size: int, steps: int, workers: int
-) -> tuple[float, float]:
-    """Samples/s of ``workers`` DataLoader workers making SEP batches ``way`` (wall clock; the first round of
-    batches, one per worker, the workers' start, not counted) and samples per CPU second of the workers
-    (all batches; what a core makes whatever else runs on the machine). An exhausted loader joins its
-    workers, so their CPU time is then in ``RUSAGE_CHILDREN``."""
-    batches = StepBatches(sources, batch_sizes, crop_size, seed=0, transform=transform_of(way))
+    batches: torch.utils.data.Dataset, workers: int, sampler: range | None = None
+) -> tuple[float, float, float]:
+    """Samples/s of ``workers`` DataLoader workers making ``batches`` (wall clock; the first round of batches,
+    one per worker, the workers' start, not counted), samples per CPU second of the workers (all batches;
+    what a core makes whatever else runs on the machine), and seconds to the first batch. An exhausted loader
+    joins its workers, so their CPU time is then in ``RUSAGE_CHILDREN``."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    loader = iter(DataLoader(batches, batch_size=None, num_workers=workers, sampler=range(steps + workers)))
-    total = sum(len(labels) for _ in range(workers) for _, labels in next(loader).values())
+    start = time.perf_counter()
+    loader = iter(DataLoader(batches, batch_size=None, num_workers=workers, sampler=sampler))
+    total = batch_samples(next(loader))
+    first_batch = time.perf_counter() - start
+    total += sum(batch_samples(next(loader)) for _ in range(workers - 1))
     start, samples = time.perf_counter(), 0
     for batch in loader:
-        samples += sum(len(labels) for _, labels in batch.values())
+        samples += batch_samples(batch)
     wall = time.perf_counter() - start
     done = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
-    return samples / wall, (total + samples) / cpu
+    return samples / wall, (total + samples) / cpu, first_batch
+
+
+def batch_samples(batch: dict) -> int:
+    return sum(len(labels) for _, labels in batch.values())
+
+
+def step_rate(
+    sources: dict[str, SegSource], batch_sizes: dict[str, int], way: str, crop_size: int, steps: int, workers: int
+) -> tuple[float, float, float]:
+    """:func:`loader_rate` of SEP batches made ``way`` from sources read by index."""
+    batches = StepBatches(sources, batch_sizes, crop_size, seed=0, transform=transform_of(way))
+    return loader_rate(batches, workers, range(steps + workers))
+
+
+def stream_batches(args: argparse.Namespace, batch_sizes: dict[str, int], stop: int) -> StreamBatches:
+    """SEP batches streamed from ``args.dataset`` (one process), as ``--streaming`` pre-training makes them."""
+    streams = {config: open_stream(str(args.dataset), config, "train") for config in args.configs}
+    return StreamBatches(streams, batch_sizes, args.crop_size, 0, args.shuffle_buffer, stop)
+
+
+def streaming(args: argparse.Namespace, batch_sizes: dict[str, int]) -> dict:
+    """The streamed way: samples/s and seconds to the first batch with one worker and ``args.workers`` (at most
+    one per shard), and the memory it adds to a process reading it (shuffle buffers and Parquet batches)."""
+    wall, cpu, first = loader_rate(stream_batches(args, batch_sizes, args.steps + 1), 1)
+    streams = {config: open_stream(str(args.dataset), config, "train") for config in args.configs}
+    workers = stream_workers(streams, args.workers, 1)
+    multi, _, multi_first = loader_rate(stream_batches(args, batch_sizes, args.steps + workers), workers)
+    memory = PeakMemory(torch.device("cpu"))
+    with memory.measure():
+        for _ in zip(range(args.steps), stream_batches(args, batch_sizes, args.steps)):
+            pass
+    return {
+        "shuffle_buffer": args.shuffle_buffer,
+        "samples_per_s_one_worker": round(wall, 1),
+        "samples_per_worker_cpu_s": round(cpu, 1),
+        "first_batch_s_one_worker": round(first, 2),
+        "multi_worker": {"workers": workers, "samples_per_s": round(multi, 1), "first_batch_s": round(multi_first, 2)},
+        "memory_added_mib": round(memory.peak_mib - memory.start_mib, 1),
+    }
 
 
 def folder_bytes(folder: Path, pattern: str) -> int:
@@ -204,14 +247,14 @@ def run(args: argparse.Namespace, cache: Path) -> dict:
             sources = cached if way.startswith("cache") else png
             print(f"repeat {repeat + 1}, {way}: stages, then one DataLoader worker", flush=True)
             times = stage_times(next(iter(sources.values())), way, args.crop_size, args.samples)
-            wall, cpu = loader_rate(sources, batch_sizes, way, args.crop_size, args.steps, 1)
+            wall, cpu, _ = step_rate(sources, batch_sizes, way, args.crop_size, args.steps, 1)
             if way not in ways or times["total"] < ways[way]["ms_per_sample"]["total"]:
                 ways[way] = {"ms_per_sample": times}
             rates[way] = np.maximum(rates.get(way, 0.0), (wall, cpu))
         for way in (BASELINE, DEFAULT):
             print(f"repeat {repeat + 1}, {way}: {args.workers} DataLoader workers", flush=True)
             sources = cached if way.startswith("cache") else png
-            wall, cpu = loader_rate(sources, batch_sizes, way, args.crop_size, args.steps, args.workers)
+            wall, cpu, _ = step_rate(sources, batch_sizes, way, args.crop_size, args.steps, args.workers)
             rates[f"{way} x{args.workers}"] = np.maximum(rates.get(f"{way} x{args.workers}", 0.0), (wall, cpu))
     for way in WAYS:
         wall, cpu = rates[way]
@@ -224,6 +267,7 @@ def run(args: argparse.Namespace, cache: Path) -> dict:
             "samples_per_s_per_worker": round(wall / args.workers, 1),
             "samples_per_worker_cpu_s": round(cpu, 1),
         }
+    streamed = streaming(args, batch_sizes) if args.streaming else None
     return {
         "samples_per_s_per_worker": ways[DEFAULT]["samples_per_s_one_worker"],
         "baseline_samples_per_s_per_worker": ways[BASELINE]["samples_per_s_one_worker"],
@@ -232,6 +276,7 @@ def run(args: argparse.Namespace, cache: Path) -> dict:
         "same_samples": same,
         "ways": ways,
         "multi_worker": multi,
+        "streaming": streamed,
         "cache": {
             "bytes_per_tile": folder_bytes(cache, "*.npy") // tiles,
             "parquet_bytes_per_tile": folder_bytes(args.dataset, "*.parquet") // tiles,
@@ -281,6 +326,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--make-synthetic", type=int, metavar="N", help="first write N synthetic tiles per config")
     parser.add_argument("--tile-size", type=int, default=1024, help="side of the synthetic tiles")
     parser.add_argument("--cache", type=Path, help="training cache folder (default: a temporary one)")
+    parser.add_argument("--streaming", action="store_true", help="also the streamed way (load_dataset(streaming=True))")
+    parser.add_argument("--shuffle-buffer", type=int, default=256, help="the streamed way's buffer per subset")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         result = run(args, args.cache or Path(scratch) / "cache")

@@ -5,6 +5,8 @@
 
 ``--batch-size`` is the global batch per optimisation step (split over processes and
 ``--gradient-accumulation-steps``); each subset gets ``int(B * L_i / sum L)`` of it (at least 1).
+``--streaming`` reads ``--dataset`` (a Hub id or a folder) as a stream: no local copy, each process its own
+shards, exact resume; ``--shuffle-buffer`` rows per subset and DataLoader worker are shuffled together.
 The same flags work with ``samrs pretrain``. A mistake in them (or data / weights that cannot be
 loaded) ends the run at once with one ``error:`` line.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,42 @@ def test_integrity_benchmark_reports_each_check(tmp_path, monkeypatch):
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
     assert set(result["overhead_percent"]) == {"parquet write", "parquet read", "datasets load"}
     assert len(result["seconds"]) == 9 and all(seconds > 0 for seconds in result["seconds"].values())
+
+
+@pytest.mark.slow
+def test_quick_gpu_benchmark_runs_every_section_and_reports_the_ratios(tmp_path, monkeypatch):
+    out = tmp_path / "gpu.json"
+    result = load("gpu", monkeypatch).main(["--quick", "--json", str(out)])
+    assert json.loads(out.read_text())["ratios"] == json.loads(json.dumps(result["ratios"]))
+    assert not [name for name in ("models", "labelling", "build", "sep", "input") if "error" in result[name]]
+    measured = result["labelling"]["sam-vit-h"]["float32"]  # a tiny SAM in --quick
+    assert set(measured["encoder_tiles_per_s"]) == {"1", "2"} and len(measured["seconds_per_tile"]) == 2
+    assert measured["encoder_flops_per_tile"] > 0
+    assert result["ratios"]["build_over_sam_alone"] == result["build"]["build_over_sam"] > 0
+    assert result["ratios"]["vit_h_bf16_encoder_share_of_peak"] is None  # no GPU peak on a CPU
+    ratios = result["ratios"]["input_over_appetite"]
+    assert {key.split(" / ")[0] for key in ratios} == {
+        f"{way}, {n} workers" for way in ("cache+window", "png+window", "streaming") for n in (1, 2)
+    }
+    assert all(row["ratio"] > 0 and row["workers_needed"] >= 1 for row in ratios.values())
+
+
+def test_gpu_benchmark_sections_record_their_failure_and_the_rest_runs(tmp_path, monkeypatch):
+    gpu = load("gpu", monkeypatch)
+    monkeypatch.setattr(gpu, "sep_train", lambda *args: 1 / 0)
+    result = gpu.main(["--quick", "--sections", "sep", "input", "--json", str(tmp_path / "gpu.json")])
+    assert result["sep"]["error"] == "ZeroDivisionError: division by zero" and "labelling" not in result
+    assert result["input"]["samples_per_s"]["1"]["streaming"] > 0 and result["ratios"]["input_over_appetite"] == {}
+    results: dict = {}
+    with gpu.section(results, "slow", 1):
+        time.sleep(3)
+    assert results["slow"]["error"] == "OverBudget: over its 1 s budget" and results["slow"]["seconds"] < 2.5
+
+
+def test_stream_layout_benchmark_reads_each_row_group_size(tmp_path, monkeypatch):
+    out = tmp_path / "layout.json"
+    argv = ["--tiles", "6", "--tile-size", "64", "--row-groups", "2", "6", "--json", str(out)]
+    result = load("stream_layout", monkeypatch).main(argv)
+    assert json.loads(out.read_text()) == result
+    assert [(size["row_group_rows"], size["shards"]) for size in result["sizes"]] == [(2, 3), (6, 1)]
+    assert all(size["rows_per_s_after_the_first"] > 0 and size["resume_first_row_s"] > 0 for size in result["sizes"])

@@ -4,6 +4,7 @@ modeling.py   :class:`SepModel` (backbone + decoder + one head per subset), a tr
 backbones.py  backbone configs, the ViT pyramid and ImageNet weights;  decoders.py  UperNet and the paper's UNet
 sampling.py   proportional per-subset batches;  augment.py  the official augmentations
 data.py       samples from SAMRS folders and fine-tuning scenes, per-step batches
+streaming.py  ``--streaming``: SAMRS configs as streams, split per process and worker, exact resume
 cache.py      the decoded training cache: memory-mapped uint8 arrays, checked when opened and per tile
 cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only caches, free space first)
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards

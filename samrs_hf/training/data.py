@@ -8,13 +8,16 @@ training cache exists) and tiles of fine-tuning scenes (:class:`SceneTiles`, fro
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
+from datasets import get_dataset_config_names
+from torch.utils.data import DataLoader
 
 from samrs_hf.dataset.folder import load_subset
 from samrs_hf.dataset.subsets import SUBSETS
@@ -23,7 +26,12 @@ from samrs_hf.records import open_rgb, read_size
 from samrs_hf.sources.segmentation import LabeledScene, SegDatasetSpec, decode_label
 from samrs_hf.training.augment import Pair, center_crop, sep_train_transform, to_tensors
 from samrs_hf.training.cache import HubSegSource, default_cache_dir, open_cache, split_folder
-from samrs_hf.training.sampling import global_batch, shard
+from samrs_hf.training.sampling import global_batch, micro_batch_shard, proportional_batch_sizes, shard
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+    from samrs_hf.training.loop import LoopArguments
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,7 @@ def load_samrs(
     """:func:`~samrs_hf.dataset.folder.load_subset` of each config (local folder or Hub id), read from
     the decoded training cache ``cache`` (default: :func:`~samrs_hf.training.cache.default_cache_dir`, when
     there) or else decoded from its PNGs per sample, with a one-line hint."""
+    require_configs(dataset, configs)
     root = Path(cache) if cache else default_cache_dir(dataset)
     sources: dict[str, SegSource] = {}
     for config in configs:
@@ -63,6 +72,18 @@ def load_samrs(
     return sources
 
 
+def require_configs(dataset: str, configs: Sequence[str]) -> None:
+    """``ValueError`` naming ``--configs`` and the subsets ``dataset`` has when it lacks any of ``configs``."""
+    present = get_dataset_config_names(dataset)
+    absent = [config for config in configs if config not in present]
+    if absent:
+        have = [config for config in configs if config in present] or present
+        raise ValueError(
+            f"--configs: {dataset} has no {' '.join(absent)} (its subsets: {', '.join(present) or 'none'}); "
+            f"pass --configs {' '.join(have)}"
+        )
+
+
 def samrs_classes(configs: Sequence[str]) -> dict[str, list[str]]:
     """Head definitions for SAMRS configs: config -> class names in release (label-index) order."""
     unknown = [c for c in configs if c not in SUBSETS]
@@ -78,6 +99,10 @@ def stack(samples: list[tuple[torch.Tensor, torch.Tensor]], size: int) -> tuple[
         return torch.empty(0, 3, size, size), torch.empty(0, size, size, dtype=torch.int64)
     images, labels = torch.utils.data.default_collate(samples)
     return images, labels
+
+
+Transform = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], Pair]
+"""``(image, label, crop size, rng) -> (image, label)``: a training sample's augmentation."""
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -96,7 +121,7 @@ class StepBatches(torch.utils.data.Dataset):
         process_index: int = 0,
         num_processes: int = 1,
         accumulation_steps: int = 1,
-        transform: Callable[[np.ndarray, np.ndarray, int, np.random.Generator], Pair] = sep_train_transform,
+        transform: Transform = sep_train_transform,
     ) -> None:
         self.sources, self.batch_sizes, self.crop_size, self.seed = sources, batch_sizes, crop_size, seed
         self.transform = transform
@@ -105,17 +130,54 @@ class StepBatches(torch.utils.data.Dataset):
         self.accumulation_steps = accumulation_steps
 
     def __getitem__(self, micro_step: int) -> Batch:
-        step, micro = divmod(micro_step, self.accumulation_steps)
-        items = global_batch(step, self.sizes, self.batch_sizes, self.seed)
-        shards = self.num_processes * self.accumulation_steps
-        mine = shard(items, micro * self.num_processes + self.process_index, shards)
-        subset_no = {name: i for i, name in enumerate(self.sources)}
-        samples: dict[str, list] = {name: [] for name in self.sources}
-        for name, index, position in mine:
-            rng = np.random.default_rng([self.seed, step, subset_no[name], position])
-            image, label = self.sources[name][index]
-            samples[name].append(to_tensors(*self.transform(image, label, self.crop_size, rng)))
-        return {name: stack(pairs, self.crop_size) for name, pairs in samples.items()}
+        process, processes = self.process_index, self.num_processes
+        step, share, shares = micro_batch_shard(micro_step, process, processes, self.accumulation_steps)
+        mine = shard(global_batch(step, self.sizes, self.batch_sizes, self.seed), share, shares)
+        samples = ((name, position, self.sources[name][index]) for name, index, position in mine)
+        return augmented_batch(samples, list(self.sources), step, self.seed, self.crop_size, self.transform)
+
+
+def augmented_batch(
+    samples: Iterable[tuple[str, int, tuple[np.ndarray, np.ndarray]]],
+    names: Sequence[str],
+    step: int,
+    seed: int,
+    crop_size: int,
+    transform: Transform = sep_train_transform,
+) -> Batch:
+    """``(subset, position in the global batch, (image, label))`` samples of step ``step``, each augmented by
+    ``transform`` seeded by ``(seed, step, subset number in names, position)``, stacked per subset."""
+    pairs: dict[str, list] = {name: [] for name in names}
+    for name, position, (image, label) in samples:
+        rng = np.random.default_rng([seed, step, names.index(name), position])
+        pairs[name].append(to_tensors(*transform(image, label, crop_size, rng)))
+    return {name: stack(pairs[name], crop_size) for name in names}
+
+
+class IndexedInput:
+    """Training input from sources read by index: a DataLoader over :class:`StepBatches` from the step reached
+    (a step's samples depend only on the seed and the step, so nothing but the step is checkpointed)."""
+
+    checkpointed = ()
+
+    def __init__(self, sources: dict[str, SegSource], batch_size: int) -> None:
+        self.sources = sources
+        self.batch_sizes = proportional_batch_sizes(batch_size, {name: len(source) for name, source in sources.items()})
+
+    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> DataLoader:
+        """This process's micro-batches from ``first_step`` to the end (workers build and augment them)."""
+        accumulation = args.gradient_accumulation_steps
+        batches = StepBatches(
+            self.sources,
+            self.batch_sizes,
+            args.crop_size,
+            args.seed,
+            accelerator.process_index,
+            accelerator.num_processes,
+            accumulation,
+        )
+        steps = range(first_step * accumulation, args.max_steps * accumulation)
+        return DataLoader(batches, batch_size=None, num_workers=args.num_workers, sampler=steps)
 
 
 def eval_batches(
@@ -127,10 +189,24 @@ def eval_batches(
     limit: int | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Centre crops of this process's share (every ``num_processes``-th) of the first ``limit`` samples."""
-    indices = range(min(len(source), limit or len(source)))[process_index::num_processes]
-    for start in range(0, len(indices), batch_size):
-        pairs = [to_tensors(*center_crop(*source[i], crop_size)) for i in indices[start : start + batch_size]]
-        yield stack(pairs, crop_size)
+    return centre_crop_batches(process_pairs(source, process_index, num_processes, limit), crop_size, batch_size)
+
+
+def process_pairs(
+    source: SegSource, process_index: int = 0, num_processes: int = 1, limit: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every ``num_processes``-th of the first ``limit`` samples of ``source``, from ``process_index``."""
+    for index in range(min(len(source), limit or len(source)))[process_index::num_processes]:
+        yield source[index]
+
+
+def centre_crop_batches(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], crop_size: int, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Centre crops of ``pairs`` (image, label), ``batch_size`` at a time."""
+    pairs = iter(pairs)
+    while chunk := list(itertools.islice(pairs, batch_size)):
+        yield stack([to_tensors(*center_crop(image, label, crop_size)) for image, label in chunk], crop_size)
 
 
 class SceneTiles:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
@@ -15,7 +16,7 @@ from samrs_hf.training.checks import (
     check_folder_or_hub_id,
     require_hub_files,
 )
-from samrs_hf.training.data import FractionSource, SceneTiles, fraction_indices
+from samrs_hf.training.data import FractionSource, IndexedInput, SceneTiles, fraction_indices, process_pairs
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
 
@@ -100,13 +101,6 @@ def finetune(args: FinetuneArguments) -> list[dict]:
     train = FractionSource(tiles, fraction_indices(len(tiles), args.train_fraction, args.seed))
     evaluation = SceneTiles(find_scenes(args.root, args.eval_split, spec), spec, args.crop_size)
     accelerator.print(f"{spec.name}: {len(train)} of {len(tiles)} training tiles, {len(evaluation)} evaluation tiles")
-    return fit(
-        accelerator,
-        args,
-        model,
-        {spec.name: train},
-        {spec.name: args.batch_size},
-        {spec.name: evaluation},
-        scorer(spec),
-        spec.name,
-    )
+    inputs = IndexedInput({spec.name: train}, args.batch_size)
+    held_out = {spec.name: partial(process_pairs, evaluation)}
+    return fit(accelerator, args, model, inputs, held_out, scorer(spec), spec.name)

@@ -9,23 +9,40 @@ evaluation; the final model is saved with a model card and optionally pushed (ma
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from samrs_hf.metrics import ConfusionMatrix
-from samrs_hf.training.data import Batch, SegSource, StepBatches, eval_batches
+from samrs_hf.training.data import Batch, centre_crop_batches
 from samrs_hf.training.modeling import SepModel
 from samrs_hf.training.publish import model_card, push_folder
 
 CHECKPOINTS = "checkpoints"
+TRAINING_LOG = "training_log.json"
+
+EvalPairs = Callable[[int, int, "int | None"], Iterable[tuple[np.ndarray, np.ndarray]]]
+"""``(process index, processes, limit) ->`` this process's (image, label) pairs of an evaluation split."""
+
+
+class TrainInput(Protocol):
+    """Where training batches come from: :class:`~samrs_hf.training.data.IndexedInput` (sources read by index)
+    or :class:`~samrs_hf.training.streaming.StreamInput` (streamed)."""
+
+    batch_sizes: dict[str, int]
+    checkpointed: tuple
+    """Objects saved with each checkpoint, restored before :meth:`loader` is called."""
+
+    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> Iterable[Batch]: ...
 
 
 @dataclass
@@ -103,23 +120,17 @@ def latest_checkpoint(output_dir: str | Path) -> Path:
 
 
 def evaluate(
-    accelerator: Accelerator, model: torch.nn.Module, sources: dict[str, SegSource], args: LoopArguments
+    accelerator: Accelerator, model: torch.nn.Module, evaluation: dict[str, EvalPairs], args: LoopArguments
 ) -> dict[str, ConfusionMatrix]:
     """Confusion matrix per dataset on centre crops, summed over processes."""
     net = accelerator.unwrap_model(model)
     net.eval()
     matrices = {}
     with torch.no_grad(), accelerator.autocast():
-        for name, source in sources.items():
+        for name, pairs in evaluation.items():
             cm = ConfusionMatrix(len(net.config.heads[name]), net.config.ignore_index, device=accelerator.device)
-            for images, labels in eval_batches(
-                source,
-                args.crop_size,
-                args.eval_batch_size,
-                accelerator.process_index,
-                accelerator.num_processes,
-                args.eval_limit,
-            ):
+            mine = pairs(accelerator.process_index, accelerator.num_processes, args.eval_limit)
+            for images, labels in centre_crop_batches(mine, args.crop_size, args.eval_batch_size):
                 logits = net(images.to(accelerator.device), head=name).logits
                 cm.update(logits.argmax(1), labels.to(accelerator.device))
             matrices[name] = cm.reduce(accelerator)
@@ -137,7 +148,7 @@ def train_step(accelerator: Accelerator, model: torch.nn.Module, batch: Batch) -
 
 
 def prepare(
-    accelerator: Accelerator, args: LoopArguments, model: SepModel
+    accelerator: Accelerator, args: LoopArguments, model: SepModel, train: TrainInput
 ) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, Progress]:
     """AdamW + cosine schedule, ``accelerator.prepare``, checkpoint registration and resume."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr(), weight_decay=args.weight_decay)
@@ -146,58 +157,33 @@ def prepare(
     )
     model, optimizer = accelerator.prepare(model, optimizer)
     progress = Progress()
-    accelerator.register_for_checkpointing(scheduler, progress)
+    accelerator.register_for_checkpointing(scheduler, progress, *train.checkpointed)
     if args.resume_from_checkpoint:
         resume = args.resume_from_checkpoint
         accelerator.load_state(str(latest_checkpoint(args.output_dir) if resume == "latest" else resume))
     return model, optimizer, scheduler, progress
 
 
-def step_loader(
-    accelerator: Accelerator,
-    args: LoopArguments,
-    train: dict[str, SegSource],
-    batch_sizes: dict[str, int],
-    first_step: int,
-) -> DataLoader:
-    """This process's micro-batches from ``first_step`` to the end (workers build and augment them)."""
-    accumulation = args.gradient_accumulation_steps
-    batches = StepBatches(
-        train,
-        batch_sizes,
-        args.crop_size,
-        args.seed,
-        accelerator.process_index,
-        accelerator.num_processes,
-        accumulation,
-    )
-    return DataLoader(
-        batches,
-        batch_size=None,
-        num_workers=args.num_workers,
-        sampler=range(first_step * accumulation, args.max_steps * accumulation),
-    )
-
-
 def fit(
     accelerator: Accelerator,
     args: LoopArguments,
     model: SepModel,
-    train: dict[str, SegSource],
-    batch_sizes: dict[str, int],
-    evaluation: dict[str, SegSource],
+    train: TrainInput,
+    evaluation: dict[str, EvalPairs],
     score: Callable[[dict[str, ConfusionMatrix]], dict[str, float]],
     dataset_name: str,
 ) -> list[dict]:
-    """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step."""
-    model, optimizer, scheduler, progress = prepare(accelerator, args, model)
+    """Train ``model`` on ``train`` for ``args.max_steps`` steps; returns one log row per step (also written
+    to ``output_dir/training_log.json``)."""
+    batch_sizes = train.batch_sizes
+    model, optimizer, scheduler, progress = prepare(accelerator, args, model, train)
     accelerator.init_trackers(Path(args.output_dir).name, config={k: str(v) for k, v in asdict(args).items()})
     history: list[dict] = []
     scores: dict[str, float] = {}
     bar = tqdm(total=args.max_steps, initial=progress.step, disable=not accelerator.is_main_process, desc="train")
     head_losses = torch.zeros(len(batch_sizes), device=accelerator.device)
     model.train()
-    for batch in step_loader(accelerator, args, train, batch_sizes, progress.step):
+    for batch in train.loader(accelerator, args, progress.step):
         with accelerator.accumulate(model):
             head_losses += train_step(accelerator, model, batch) / args.gradient_accumulation_steps
             optimizer.step()
@@ -221,7 +207,7 @@ def fit(
             accelerator.log(scores, step=progress.step)
             history[-1].update(scores)
     bar.close()
-    save_final(accelerator, args, model, dataset_name, batch_sizes, scores)
+    save_final(accelerator, args, model, dataset_name, batch_sizes, scores, history)
     accelerator.end_training()
     return history
 
@@ -241,8 +227,10 @@ def save_final(
     dataset_name: str,
     batch_sizes: dict[str, int],
     scores: dict[str, float],
+    history: list[dict],
 ) -> None:
-    """``save_pretrained`` + model card in ``output_dir``; upload it when ``push_to_hub`` (main process only)."""
+    """``save_pretrained``, model card and this run's per-step log in ``output_dir``; upload them when
+    ``push_to_hub`` (main process only)."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
@@ -261,6 +249,7 @@ def save_final(
     }
     card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID")
     card.save(Path(args.output_dir) / "README.md")
+    (Path(args.output_dir) / TRAINING_LOG).write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     for name, value in scores.items():
         print(f"{name:40s} {value:6.2f}")
     print(f"saved the model and its card to {args.output_dir}")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
+
+from accelerate import Accelerator
+from datasets import get_dataset_split_names
 
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
@@ -16,11 +20,11 @@ from samrs_hf.training.checks import (
     check_folder_or_hub_id,
     require_backbone,
 )
-from samrs_hf.training.data import SegSource, load_samrs, samrs_classes
+from samrs_hf.training.data import IndexedInput, load_samrs, process_pairs, samrs_classes
 from samrs_hf.training.decoders import DECODERS
-from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
+from samrs_hf.training.loop import EvalPairs, LoopArguments, TrainInput, fit, make_accelerator
 from samrs_hf.training.modeling import build_sep_model
-from samrs_hf.training.sampling import proportional_batch_sizes
+from samrs_hf.training.streaming import StreamInput, stream_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,13 @@ class SepArguments(LoopArguments):
     )
     decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})
     decoder_channels: int = 512
+    streaming: bool = field(
+        default=False,
+        metadata={"help": "stream the dataset (Hub id or folder) with load_dataset(streaming=True): no local copy"},
+    )
+    shuffle_buffer: int = field(
+        default=256, metadata={"help": "with --streaming: rows per subset and DataLoader worker shuffled together"}
+    )
 
     def validate(self, num_processes: int = 1) -> None:
         """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""
@@ -54,23 +65,39 @@ class SepArguments(LoopArguments):
         check_choice("--decoder", self.decoder, DECODERS, "decoder")
         if self.max_steps < 1:
             raise ValueError(f"--max-steps must be at least 1, got {self.max_steps}")
+        if self.shuffle_buffer < 1:
+            raise ValueError(f"--shuffle-buffer must be at least 1, got {self.shuffle_buffer}")
+        if self.streaming and self.training_cache:
+            raise ValueError("--training-cache is read from disk, --streaming reads no local copy: give one of them")
         minimum = MIN_MICRO_BATCH[self.decoder]
         check_batch_size(
             self.batch_size, num_processes, self.gradient_accumulation_steps, minimum, f"the {self.decoder} decoder"
         )
 
 
-def load_eval_subsets(args: SepArguments) -> dict[str, SegSource]:
-    """The held-out split of each config that has one."""
+def load_evaluation(args: SepArguments) -> dict[str, EvalPairs]:
+    """The held-out split of each config that has one, streamed or read like the training split."""
     if not args.eval_split or not args.eval_steps:
         return {}
-    subsets = {}
+    evaluation: dict[str, EvalPairs] = {}
     for config in args.configs:
-        try:
-            subsets.update(load_samrs(args.dataset, [config], args.eval_split, cache=args.training_cache))
-        except ValueError as error:  # datasets: unknown split
-            logger.warning("no %r split for %s (%s): not evaluated", args.eval_split, config, error)
-    return subsets
+        if args.eval_split not in get_dataset_split_names(args.dataset, config):
+            logger.warning("no %r split for %s: not evaluated", args.eval_split, config)
+        elif args.streaming:
+            evaluation[config] = partial(stream_pairs, args.dataset, config, args.eval_split)
+        else:
+            (source,) = load_samrs(args.dataset, [config], args.eval_split, cache=args.training_cache).values()
+            evaluation[config] = partial(process_pairs, source)
+    return evaluation
+
+
+def training_input(args: SepArguments, accelerator: Accelerator) -> TrainInput:
+    """The training split's configs, streamed or read by index."""
+    if args.streaming:
+        return StreamInput(
+            args.dataset, args.configs, args.train_split, args.batch_size, args.shuffle_buffer, accelerator
+        )
+    return IndexedInput(load_samrs(args.dataset, args.configs, args.train_split, args.training_cache), args.batch_size)
 
 
 def miou_scores(matrices: dict[str, ConfusionMatrix]) -> dict[str, float]:
@@ -86,10 +113,9 @@ def pretrain(args: SepArguments) -> list[dict]:
     accelerator = make_accelerator(args)
     args.validate(accelerator.num_processes)
     require_backbone(args.backbone, args.pretrained_backbone)
-    train = load_samrs(args.dataset, args.configs, args.train_split, cache=args.training_cache)
-    batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
-    accelerator.print(f"per-subset batch sizes: {batch_sizes}")
+    train = training_input(args, accelerator)
+    accelerator.print(f"per-subset batch sizes: {train.batch_sizes}")
     model = build_sep_model(
         args.backbone, args.decoder, samrs_classes(args.configs), args.pretrained_backbone, args.decoder_channels
     )
-    return fit(accelerator, args, model, train, batch_sizes, load_eval_subsets(args), miou_scores, args.dataset)
+    return fit(accelerator, args, model, train, load_evaluation(args), miou_scores, args.dataset)

@@ -41,6 +41,21 @@ def global_batch(
     return items
 
 
+def batch_positions(batch_sizes: dict[str, int]) -> list[tuple[str, int]]:
+    """``(subset, position in the batch)`` of every sample of a global batch, in :func:`global_batch`'s order
+    (what a stream, which has no indices, needs to make the same per-subset shares)."""
+    return [(name, position) for name, b in batch_sizes.items() for position in range(b)]
+
+
+def micro_batch_shard(
+    micro_step: int, process_index: int, num_processes: int, accumulation_steps: int
+) -> tuple[int, int, int]:
+    """``(step, shard index, shards)``: micro-step ``m`` of a process is share ``(m % accumulation) *
+    num_processes + process_index`` (:func:`shard`) of step ``m // accumulation``'s global batch."""
+    step, micro = divmod(micro_step, accumulation_steps)
+    return step, micro * num_processes + process_index, num_processes * accumulation_steps
+
+
 def shard(items: list, shard_index: int, num_shards: int) -> list:
     """Round-robin share ``shard_index`` of ``num_shards`` (processes x accumulation steps)."""
     if len(items) < num_shards:

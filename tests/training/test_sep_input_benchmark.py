@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "sep_input.py"
 
 @pytest.fixture(scope="module")
 def sep_input():
+    sys.path.insert(0, str(BENCHMARK.parent))  # as when it runs: its folder's common.py importable
     spec = importlib.util.spec_from_file_location("sep_input", BENCHMARK)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -51,6 +53,9 @@ def test_benchmark_reports_every_way(sep_input, tmp_path, capsys):
         "3",
         "--repeats",
         "1",
+        "--streaming",
+        "--shuffle-buffer",
+        "2",
     ]
     sep_input.main(argv + ["--crop-size", "64"])
     result = json.loads(out.read_text())
@@ -60,5 +65,9 @@ def test_benchmark_reports_every_way(sep_input, tmp_path, capsys):
     assert result["baseline_samples_per_s_per_worker"] == result["ways"]["png+whole-tile"]["samples_per_s_one_worker"]
     assert result["multi_worker"]["workers"] == 2 and result["multi_worker"]["cache+window"]["samples_per_s"] > 0
     assert result["cache"]["bytes_per_tile"] >= 4 * 128 * 128 and result["setup"]["tiles"] == 6
+    streamed = result["streaming"]
+    assert streamed["samples_per_s_one_worker"] > 0 and streamed["first_batch_s_one_worker"] > 0
+    assert streamed["multi_worker"]["workers"] == 1  # one shard per config: one worker reads it
+    assert streamed["memory_added_mib"] >= 0
     assert {"cpu", "cores"} <= set(result["machine"]) and result["date"]
     assert "| cache+window |" in capsys.readouterr().out
