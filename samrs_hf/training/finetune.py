@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from samrs_hf.checkpoints import check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
 from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
@@ -37,6 +38,9 @@ class FinetuneArguments(LoopArguments):
     crop_size: int = 512
     learning_rate: float | None = 6e-5
     eval_steps: int = 8000
+
+    def base_model(self) -> str:
+        return self.init
 
     def validate(self) -> None:
         """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""
@@ -81,9 +85,12 @@ def scorer(spec: SegDatasetSpec):
 def finetune(args: FinetuneArguments) -> list[dict]:
     """Fine-tune ``args.init`` on ``args.dataset``; returns the per-step log with the evaluation scores.
 
-    The options and the availability of ``args.init`` are checked before any scene is read.
+    The options, the availability of ``args.init`` and the upload to ``args.push_to_hub`` are checked before
+    any scene is read.
     """
     args.validate()
+    if args.push_to_hub:
+        check_hub_upload(args.push_to_hub, "--push-to-hub")
     spec = DATASETS[args.dataset]
     accelerator = make_accelerator(args)
     require_init(args.init)

@@ -4,7 +4,8 @@ One optimisation step = ``gradient_accumulation_steps`` micro-batches on each pr
 batch of ``batch_size`` samples is split round-robin over processes x micro-batches. AdamW with a
 cosine schedule to ``min_learning_rate``; ``save_state`` checkpoints (model, optimiser, scheduler,
 RNG states, step counter) every ``checkpointing_steps`` and exact resume from them; periodic
-evaluation; the final model is saved with a model card and optionally pushed (main process only).
+evaluation; the final model is saved with its image processor and a model card and optionally pushed
+(main process only).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.data import Batch, SegSource, StepBatches, eval_batches
 from samrs_hf.training.modeling import SepModel
-from samrs_hf.training.publish import model_card, push_folder
+from samrs_hf.training.publish import model_card, push_folder, save_model
 
 CHECKPOINTS = "checkpoints"
 
@@ -67,6 +68,10 @@ class LoopArguments:
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else 1e-3 * self.batch_size / 96
+
+    def base_model(self) -> str | None:
+        """The model training starts from, recorded on the card (none: trained from scratch)."""
+        return None
 
 
 class Progress:
@@ -242,12 +247,13 @@ def save_final(
     batch_sizes: dict[str, int],
     scores: dict[str, float],
 ) -> None:
-    """``save_pretrained`` + model card in ``output_dir``; upload it when ``push_to_hub`` (main process only)."""
+    """The model, its image processor and card in ``output_dir``; upload them when ``push_to_hub`` (main
+    process only; a failed upload is one line that names the saved folder)."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
     net = accelerator.unwrap_model(model)
-    net.save_pretrained(args.output_dir)
+    save_model(net, args.output_dir, args.crop_size)
     recipe = {
         "steps": args.max_steps,
         "batch size": args.batch_size,
@@ -259,7 +265,7 @@ def save_final(
         "gradient accumulation": args.gradient_accumulation_steps,
         "mixed precision": accelerator.mixed_precision,
     }
-    card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID")
+    card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID", args.base_model())
     card.save(Path(args.output_dir) / "README.md")
     for name, value in scores.items():
         print(f"{name:40s} {value:6.2f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from samrs_hf.checkpoints import check_hub_upload
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.backbones import BACKBONES
@@ -81,10 +82,13 @@ def miou_scores(matrices: dict[str, ConfusionMatrix]) -> dict[str, float]:
 def pretrain(args: SepArguments) -> list[dict]:
     """Run SEP pre-training; returns the per-step log (losses, learning rate, eval mIoU).
 
-    The options and the availability of the backbone's weights are checked before any data is read.
+    The options, the availability of the backbone's weights and the upload to ``args.push_to_hub`` are
+    checked before any data is read.
     """
     accelerator = make_accelerator(args)
     args.validate(accelerator.num_processes)
+    if args.push_to_hub:
+        check_hub_upload(args.push_to_hub, "--push-to-hub")
     require_backbone(args.backbone, args.pretrained_backbone)
     train = load_samrs(args.dataset, args.configs, args.train_split, cache=args.training_cache)
     batch_sizes = proportional_batch_sizes(args.batch_size, {name: len(source) for name, source in train.items()})
