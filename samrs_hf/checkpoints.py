@@ -135,7 +135,7 @@ def check_hub_upload(repo_id: str, flag: str, token: str | None = None) -> None:
     naming ``flag`` and the fix."""
     what = f"{flag} {repo_id}"
     if not is_hub_id(repo_id):
-        raise ValueError(f"{what}: not a Hub repo id; give ORG/NAME")
+        raise ValueError(f"{what}: not a Hub repo id; give one with its namespace, ORG/NAME")
     if huggingface_hub.is_offline_mode():
         raise HubAccessError(f"{what}: cannot upload in offline mode; unset HF_HUB_OFFLINE")
     if not hub_reachable(repo_id):

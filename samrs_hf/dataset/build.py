@@ -205,6 +205,7 @@ def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str, lab
         "decoding": str(labeler.decoding) or "single mask (the paper's)",
         "source": recipe.source,
         "source_kwargs": recipe.source_kwargs,
+        "splits": list(options.splits or recipe.splits),
         "tiling": asdict(recipe.tiling),
     }
 

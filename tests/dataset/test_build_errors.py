@@ -78,6 +78,9 @@ def test_a_model_spelled_another_way_resumes(tmp_path, fixtures_dir, tiny_sam_di
     monkeypatch.chdir(tiny_sam_dir.parent)
     assert main(_build(root, out, os.path.join(".", tiny_sam_dir.name))) == 0
     assert "tiles already in committed shards (resumed): 1" in capsys.readouterr().out
+    card = (out / "README.md").read_text()  # says what a flat --split all build read, not the paper's splits
+    assert "Built from every image of a raw folder without splits (`--split all`), stored as the `train`" in card
+    assert "source splits" not in card
 
 
 @pytest.mark.parametrize(
