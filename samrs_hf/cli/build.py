@@ -11,9 +11,8 @@ import argparse
 from pathlib import Path
 
 from samrs_hf.checkpoints import check_checkpoint
-from samrs_hf.cli.arguments import add_sam_arguments, add_writer_arguments, decoding_of
+from samrs_hf.cli.arguments import add_sam_arguments, add_subset_argument, add_writer_arguments, decoding_of
 from samrs_hf.dataset.folder import check_dataset_folder
-from samrs_hf.dataset.subsets import SUBSETS
 
 
 def register(subparsers) -> None:
@@ -23,7 +22,7 @@ def register(subparsers) -> None:
         description="Tile a raw detection dataset, label every object with SAM using the paper's prompt, "
         "and write Parquet shards + a dataset card. Rerunning resumes; works under `accelerate launch`.",
     )
-    parser.add_argument("subset", choices=sorted(SUBSETS))
+    add_subset_argument(parser)
     parser.add_argument("--root", required=True, type=Path, help="raw detection dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (Parquet shards + README.md)")
     add_sam_arguments(parser, "facebook/sam-vit-huge", device_help="the process's accelerate device")

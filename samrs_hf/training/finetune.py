@@ -28,16 +28,16 @@ class FinetuneArguments(LoopArguments):
     dataset: str = field(default="potsdam", metadata={"help": "potsdam or isaid"})
     root: str = field(default="", metadata={"help": "dataset folder (released or mmsegmentation layout)"})
     init: str = field(default="", metadata={"help": "SEP model folder or Hub id to start from"})
-    train_split: str = "train"
-    eval_split: str = "val"
+    train_split: str = field(default="train", metadata={"help": "scenes to train on"})
+    eval_split: str = field(default="val", metadata={"help": "scenes to evaluate on"})
     train_fraction: float = field(default=1.0, metadata={"help": "seeded random share of the training tiles"})
     tile_size: int = field(default=512, metadata={"help": "training tiles cut from each scene"})
     tile_stride: int | None = field(default=None, metadata={"help": "default: tile size (no overlap)"})
-    output_dir: str = "finetune-output"
-    batch_size: int = 8
-    crop_size: int = 512
-    learning_rate: float | None = 6e-5
-    eval_steps: int = 8000
+    output_dir: str = LoopArguments.with_default("output_dir", "finetune-output")
+    batch_size: int = LoopArguments.with_default("batch_size", 8)
+    crop_size: int = LoopArguments.with_default("crop_size", 512)
+    learning_rate: float | None = field(default=6e-5, metadata={"help": "peak learning rate"})
+    eval_steps: int = LoopArguments.with_default("eval_steps", 8000)
 
     def base_model(self) -> str:
         return self.init

@@ -34,15 +34,15 @@ class SepArguments(LoopArguments):
     configs: list[str] = field(
         default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"}
     )
-    train_split: str = "train"
+    train_split: str = field(default="train", metadata={"help": "split to train on"})
     eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
     backbone: str = field(default="resnet-50", metadata={"help": f"{', '.join(BACKBONES)}, or a model folder / Hub id"})
     pretrained_backbone: bool = field(
         default=True,
-        metadata={"help": "load the backbone's ImageNet weights (pass --no-pretrained-backbone for random weights)"},
+        metadata={"help": "load the backbone's ImageNet weights (--no-pretrained-backbone: random weights)"},
     )
     decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})
-    decoder_channels: int = 512
+    decoder_channels: int = field(default=512, metadata={"help": "width of the decoder's feature map"})
 
     def validate(self, num_processes: int = 1) -> None:
         """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""

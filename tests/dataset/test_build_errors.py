@@ -113,5 +113,5 @@ def test_ctrl_c_says_how_to_resume_and_a_bug_shows_its_traceback(tmp_path, fixtu
         raise RuntimeError("an internal slip")
 
     monkeypatch.setattr(build, "build_subset", bug)
-    assert main(_build(root, out, tiny_sam_dir)) == 2
-    assert "this is a bug in samrs-hf" in printed[-1]
+    assert main(_build(root, out, tiny_sam_dir)) == 3  # 2 is argparse's, for a command line it cannot parse
+    assert "unexpected error (exit status 3): this is a bug in samrs-hf" in printed[-1]

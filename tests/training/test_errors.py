@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from transformers import HfArgumentParser
 
 from samrs_hf.checkpoints import is_hub_id
 from samrs_hf.cli import main
@@ -182,13 +181,6 @@ def test_samrs_pretrain_command_says_one_line(samrs_dir, capsys):
     assert main(["pretrain", *pretrain_flags(samrs_dir, "--configs", "siro")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("samrs pretrain: error: --configs: unknown SAMRS config 'siro'") and err.count("\n") == 1
-
-
-def test_no_pretrained_backbone_help_describes_the_switch(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "300")  # argparse wraps at hyphens
-    text = " ".join(HfArgumentParser(SepArguments).format_help().split())
-    assert "--no_pretrained_backbone, --no-pretrained-backbone load the backbone's ImageNet weights (pass " in text
-    assert "--no-pretrained-backbone for random weights)" in text
 
 
 @pytest.mark.parametrize(
