@@ -14,6 +14,8 @@ classes (see :mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` lo
 package's code (no ``trust_remote_code``).
 """
 
+import transformers  # noqa: F401  (first: samrs_hf registers its classes right after, with modeling.py unloaded)
+
 from samrs_hf._lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(

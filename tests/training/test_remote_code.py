@@ -154,18 +154,22 @@ def test_heads_label_the_config_and_a_missing_head_lists_the_heads():
         SepConfig(backbone_config=BACKBONE_CONFIGS["resnet"], heads=HEADS, default_head="potsdam")
 
 
-@pytest.mark.parametrize("first", ["samrs_hf", "transformers"])
-def test_import_samrs_hf_is_enough_for_automodel_in_either_order(tmp_path, first):
-    """A fresh process: ``import samrs_hf`` before or after transformers, then AutoModel without remote code."""
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("samrs_hf", "transformers"), ("transformers", "samrs_hf"), ("samrs_hf.training.modeling", "samrs_hf")],
+)
+def test_import_samrs_hf_is_enough_for_automodel_in_any_order(tmp_path, first, second):
+    """A fresh process: ``import samrs_hf`` before or after transformers (or by importing the model's module,
+    which imports transformers), then AutoModel without remote code; registering warns of nothing."""
     tiny_model("resnet", "unet").save_pretrained(tmp_path)
-    second = "transformers" if first == "samrs_hf" else "samrs_hf"
     script = (
         f"import sys, {first}, {second}\n"
         "from transformers import AutoModel\n"
         f"model = AutoModel.from_pretrained({str(tmp_path)!r})\n"
         "print(type(model).__module__, type(model).__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    command = [sys.executable, "-W", "error::UserWarning", "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
     assert result.stdout.split() == ["samrs_hf.training.modeling", "SepModel"]
 
 
