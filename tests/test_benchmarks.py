@@ -74,3 +74,26 @@ def test_box_shaped_masks_fill_the_prompt_box(tmp_path, monkeypatch, tiny_sam_di
         assert full[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
     masks = list(labeler.label_objects(image, objects, "hbox"))
     assert not all(np.array_equal(a.window.full(), b.window.full()) for a, b in zip(masks, labeled))  # restored
+
+
+def test_suite_timer_runs_pytest_and_records_its_summary(tmp_path, monkeypatch):
+    out = tmp_path / "suite.json"
+    result = load("suite_time", monkeypatch).main(["-q", "tests/test_fixtures_location.py", "--json", str(out)])
+    assert json.loads(out.read_text()) == result and result["exit_status"] == 0
+    assert result["summary"].startswith("2 passed") and result["cpu_minutes"] >= 0 and "date" in result["machine"]
+
+
+def test_finetune_smoke_benchmark_times_the_readme_command(tmp_path, monkeypatch, fixtures_dir):
+    """The smoke test the README gives is the command the benchmark times (run here with a tiny model)."""
+    from transformers import ResNetConfig
+
+    smoke = load("finetune_smoke", monkeypatch)
+    backbone = tmp_path / "backbone"
+    ResNetConfig(embedding_size=8, hidden_sizes=[8, 8, 8, 8], depths=[1, 1, 1, 1], layer_type="basic").save_pretrained(
+        backbone
+    )
+    argv = ["--backbone", str(backbone), "--decoder-channels", "8", "--root", str(fixtures_dir / "potsdam")]
+    result = smoke.main([*argv, "--json", str(tmp_path / "smoke.json")])
+    assert result["wall_seconds"] > 0 and result["cpu_seconds"] > 0
+    readme = " ".join((BENCHMARKS.parent / "README.md").read_text().replace("\\\n", " ").split())
+    assert " ".join(["samrs", *smoke.smoke_command("potsdam", "/data/potsdam", "sep-r50", "finetune-smoke")]) in readme
