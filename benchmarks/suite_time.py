@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> dict:
     cpu, load_before, start = children_cpu_seconds(), os.getloadavg()[0], time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, capture_output=True, text=True)
     seconds, cpu = time.perf_counter() - start, children_cpu_seconds() - cpu
+    print(run.stdout[-20_000:], run.stderr[-5_000:], sep="\n")  # failures and --durations, if asked for
     result = {
         "machine": machine(torch.device("cpu")),
         "command": " ".join(["python -m pytest", *pytest_args]),
