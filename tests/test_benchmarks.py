@@ -83,17 +83,17 @@ def test_suite_timer_runs_pytest_and_records_its_summary(tmp_path, monkeypatch):
     assert result["summary"].startswith("2 passed") and result["cpu_minutes"] >= 0 and "date" in result["machine"]
 
 
-def test_finetune_smoke_benchmark_times_the_readme_command(tmp_path, monkeypatch, fixtures_dir):
-    """The smoke test the README gives is the command the benchmark times (run here with a tiny model)."""
-    from transformers import ResNetConfig
+def test_the_readme_smoke_test_is_the_command_the_benchmark_times(monkeypatch):
+    """The README's fine-tuning smoke test is ``finetune_smoke.smoke_command``, and its flags parse as meant (the
+    command itself runs in tests/training/test_finetune.py's way, on the fixtures)."""
+    from transformers import HfArgumentParser
+
+    from samrs_hf.training.finetune import FinetuneArguments
 
     smoke = load("finetune_smoke", monkeypatch)
-    backbone = tmp_path / "backbone"
-    ResNetConfig(embedding_size=8, hidden_sizes=[8, 8, 8, 8], depths=[1, 1, 1, 1], layer_type="basic").save_pretrained(
-        backbone
-    )
-    argv = ["--backbone", str(backbone), "--decoder-channels", "8", "--root", str(fixtures_dir / "potsdam")]
-    result = smoke.main([*argv, "--json", str(tmp_path / "smoke.json")])
-    assert result["wall_seconds"] > 0 and result["cpu_seconds"] > 0
+    command = smoke.smoke_command("potsdam", "/data/potsdam", "sep-r50", "finetune-smoke")
     readme = " ".join((BENCHMARKS.parent / "README.md").read_text().replace("\\\n", " ").split())
-    assert " ".join(["samrs", *smoke.smoke_command("potsdam", "/data/potsdam", "sep-r50", "finetune-smoke")]) in readme
+    assert " ".join(["samrs", *command]) in readme
+    (options,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses(command[1:])
+    assert (options.max_steps, options.batch_size, options.crop_size, options.eval_limit) == (3, 2, 128, 4)
+    assert (options.init, options.num_workers, options.checkpointing_steps) == ("sep-r50", 0, 0)

@@ -122,7 +122,7 @@ def test_existing_outputs_need_overwrite_checked_before_the_work(
     monkeypatch.setattr(f"samrs_hf.cli.{module}.load_split", lambda args: pytest.fail("read the dataset"))
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert f"{tmp_path / written[0]}" in err and "exist(s); pass --overwrite to replace, or choose another --out" in err
+    assert f"{tmp_path / written[0]}" in err and "already there; pass --overwrite, or choose another --out" in err
     monkeypatch.undo()
     assert main([*argv, "--overwrite"]) == 0
 

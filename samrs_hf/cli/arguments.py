@@ -149,7 +149,7 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> None:
                 raise NotADirectoryError(f"--out: {parent} is a file, not a folder; choose another --out")
     existing = [str(path) for path in paths if path.exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{', '.join(existing)} exist(s); pass --overwrite to replace, or choose another --out")
+        raise FileExistsError(f"{', '.join(existing)} already there; pass --overwrite, or choose another --out")
 
 
 def check_split(args: argparse.Namespace) -> None:

@@ -156,11 +156,12 @@ def test_heads_label_the_config_and_a_missing_head_lists_the_heads():
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("samrs_hf", "transformers"), ("transformers", "samrs_hf"), ("samrs_hf.training.modeling", "samrs_hf")],
+    [("samrs_hf.training.modeling", "transformers"), ("transformers", "samrs_hf")],
 )
 def test_import_samrs_hf_is_enough_for_automodel_in_any_order(tmp_path, first, second):
-    """A fresh process: ``import samrs_hf`` before or after transformers (or by importing the model's module,
-    which imports transformers), then AutoModel without remote code; registering warns of nothing."""
+    """A fresh process: samrs_hf imported before transformers (here by importing the model's module, which
+    imports transformers: the registration must not meet it half-loaded) or after, then AutoModel without
+    remote code; registering warns of nothing."""
     tiny_model("resnet", "unet").save_pretrained(tmp_path)
     script = (
         f"import sys, {first}, {second}\n"
