@@ -1,11 +1,15 @@
-"""What the benchmark scripts share: peak memory of a block, and a description of the machine."""
+"""What the benchmark scripts share: peak memory of a block, CPU time of children, a description of the machine,
+and the printed and saved result."""
 
 from __future__ import annotations
 
+import json
 import platform
+import resource
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psutil
 import torch
@@ -56,3 +60,19 @@ def machine(device: torch.device) -> dict:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children (what other processes on a shared
+    machine do not inflate, unlike wall time)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def report(result: dict, path: Path | None) -> dict:
+    """Print ``result`` as JSON and write it to ``path`` when given; returns it."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    return result

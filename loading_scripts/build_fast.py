@@ -2,7 +2,7 @@
 
 Expects ROOT/{train,validation}/{images,labelXml}.
 
-    python loading_scripts/build_fast.py FAIR1M-2.0 samrs            # then load_dataset("samrs", "fast")
+    python loading_scripts/build_fast.py FAIR1M-2.0 samrs            # then load_dataset("./samrs", "fast")
     accelerate launch loading_scripts/build_fast.py FAIR1M-2.0 samrs # the tiles split over several GPUs
 
 This folder's name comes from ``datasets``' loading scripts, the Python files that once turned raw

@@ -3,7 +3,7 @@
 Expects ROOT/JPEGImages-{trainval,test}, ROOT/Annotations/Horizontal Bounding Boxes and
 ROOT/ImageSets/Main/{train,val,test}.txt.
 
-    python loading_scripts/build_sior.py DIOR samrs            # then load_dataset("samrs", "sior")
+    python loading_scripts/build_sior.py DIOR samrs            # then load_dataset("./samrs", "sior")
     accelerate launch loading_scripts/build_sior.py DIOR samrs # the tiles split over several GPUs
 
 This folder's name comes from ``datasets``' loading scripts, the Python files that once turned raw

@@ -2,7 +2,7 @@
 
 Expects ROOT/{train,val}/{images,labelTxt}.
 
-    python loading_scripts/build_sota.py DOTA-v2.0 samrs            # then load_dataset("samrs", "sota")
+    python loading_scripts/build_sota.py DOTA-v2.0 samrs            # then load_dataset("./samrs", "sota")
     accelerate launch loading_scripts/build_sota.py DOTA-v2.0 samrs # the tiles split over several GPUs
 
 This folder's name comes from ``datasets``' loading scripts, the Python files that once turned raw

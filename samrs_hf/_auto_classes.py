@@ -1,4 +1,4 @@
-"""``import samrs_hf`` makes ``AutoConfig`` / ``AutoModel`` know SEP models, without importing transformers itself.
+"""``import samrs_hf`` makes transformers' Auto classes know SEP models, without importing transformers itself.
 
 Registering needs transformers and torch imported (about 4 s), which ``samrs --help`` or a
 mistyped argument should not pay. So the registration runs as soon as transformers is imported
@@ -16,13 +16,17 @@ from collections.abc import Callable
 
 
 def register_sep_model() -> None:
-    """``AutoConfig.register`` / ``AutoModel.register`` of :class:`~samrs_hf.training.modeling.SepModel`."""
-    from transformers import AutoConfig, AutoModel
+    """Register :class:`~samrs_hf.training.modeling.SepModel` with ``AutoConfig``, ``AutoModel`` and
+    ``AutoModelForSemanticSegmentation``, and its image processor with ``AutoImageProcessor``."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
 
+    from samrs_hf.training.image_processing import SepImageProcessor
     from samrs_hf.training.modeling import SepConfig, SepModel
 
     AutoConfig.register(SepConfig.model_type, SepConfig, exist_ok=True)
     AutoModel.register(SepConfig, SepModel, exist_ok=True)
+    AutoModelForSemanticSegmentation.register(SepConfig, SepModel, exist_ok=True)
+    AutoImageProcessor.register(SepConfig, image_processor_classes={"pil": SepImageProcessor}, exist_ok=True)
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):

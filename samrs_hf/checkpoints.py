@@ -15,21 +15,27 @@ naming the flag and the fix:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import huggingface_hub
 from huggingface_hub import HfApi, try_to_load_from_cache
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, HTTPError, LocalTokenNotFoundError
 from huggingface_hub.utils import validate_repo_id
 
 __all__ = [
+    "HubAccessError",
     "ModelNotAvailableError",
     "check_checkpoint",
+    "check_hub_upload",
     "hub_reachable",
     "is_cached",
     "is_hub_id",
+    "on_hub",
+    "public_name",
     "require_hub_files",
+    "upload_failure_line",
 ]
 
 HUB_TIMEOUT_S = 3.0
@@ -41,6 +47,10 @@ class ModelNotAvailableError(OSError):
     """A checkpoint is neither a usable local folder nor cached or downloadable."""
 
 
+class HubAccessError(OSError):
+    """An upload to the Hub cannot happen: offline, unreachable, not logged in, or no right to write."""
+
+
 def is_hub_id(value: str) -> bool:
     """Whether ``value`` reads as a Hub repo id ``ORG/NAME`` (not a path like ``./x``, ``/x`` or ``a/b/c``)."""
     if value.count("/") != 1 or value.startswith((".", "/", "~")):
@@ -50,6 +60,17 @@ def is_hub_id(value: str) -> bool:
     except HFValidationError:
         return False
     return True
+
+
+def on_hub(name: str | os.PathLike) -> bool:
+    """Whether ``name`` stands for a Hub repo: it reads as ``ORG/NAME`` and is no local path."""
+    return is_hub_id(str(name)) and not Path(name).expanduser().exists()
+
+
+def public_name(name: str | os.PathLike) -> str:
+    """How a card names a model or dataset: a Hub id as it is, a local folder by its name only, so that no
+    path of this machine leaves it."""
+    return str(name) if on_hub(name) else f"{Path(name).expanduser().resolve().name} (a local folder)"
 
 
 def hub_reachable(repo_id: str) -> bool:
@@ -85,7 +106,7 @@ def check_checkpoint(name: str | os.PathLike, flag: str = "--model", example: st
     """Return ``name`` (as a string) if it can be loaded; else raise one clear error naming ``flag``
     (``example``: a Hub id to suggest; ``hint``: a sentence on where to get a local folder)."""
     name = str(name)
-    if not is_hub_id(name) or Path(name).expanduser().exists():
+    if not on_hub(name):
         _check_folder(Path(name).expanduser(), flag)
         return name
     online = f", or a Hub id such as {example} when online" if example else ""
@@ -106,3 +127,62 @@ def _check_folder(folder: Path, flag: str) -> None:
             f"{flag} {folder}: no weights (*.safetensors or pytorch_model*.bin) in this folder; "
             "copy the whole save_pretrained output"
         )
+
+
+def check_hub_upload(repo_id: str, flag: str, token: str | None = None) -> None:
+    """Make sure ``repo_id`` can be uploaded to, before any work: the Hub answers, a token is there, the Hub
+    accepts it, and it may write to the repo's namespace. Otherwise one :class:`HubAccessError` line
+    naming ``flag`` and the fix."""
+    what = f"{flag} {repo_id}"
+    if not is_hub_id(repo_id):
+        raise ValueError(f"{what}: not a Hub repo id; give one with its namespace, ORG/NAME")
+    if huggingface_hub.is_offline_mode():
+        raise HubAccessError(f"{what}: cannot upload in offline mode; unset HF_HUB_OFFLINE")
+    if not hub_reachable(repo_id):
+        raise HubAccessError(
+            f"{what}: {huggingface_hub.constants.ENDPOINT} is unreachable; check the network (or HF_ENDPOINT)"
+        )
+    try:
+        me = HfApi(token=token).whoami()
+    except LocalTokenNotFoundError:
+        raise HubAccessError(f"{what}: not logged in to the Hub; run `hf auth login` or set HF_TOKEN") from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else "no answer"
+        raise HubAccessError(
+            f"{what}: the Hub refused the token (HTTP {status}); run `hf auth login` with a valid token"
+        ) from None
+    namespace = repo_id.split("/")[0]
+    if not _may_write(me, namespace):
+        raise HubAccessError(
+            f"{what}: the token of {me.get('name')} may not write to {namespace!r}; use a write token "
+            f"(`hf auth login`) of a member of {namespace!r}, or another namespace"
+        )
+
+
+def _may_write(me: dict, namespace: str) -> bool:
+    """Whether ``whoami``'s answer ``me`` allows creating and writing repos under ``namespace``."""
+    roles = {org.get("name"): org.get("roleInOrg") for org in me.get("orgs") or []}
+    if namespace != me.get("name") and roles.get(namespace, "read") == "read":
+        return False
+    token = (me.get("auth") or {}).get("accessToken") or {}
+    if token.get("role") == "read":
+        return False
+    if token.get("role") == "fineGrained":
+        scoped = (token.get("fineGrained") or {}).get("scoped") or []
+        return any(
+            entry.get("entity", {}).get("name") == namespace and "repo.write" in entry.get("permissions", [])
+            for entry in scoped
+        )
+    return True
+
+
+@contextmanager
+def upload_failure_line(folder: str | os.PathLike, repo_id: str, retry: str) -> Iterator[None]:
+    """Turn an upload's failure (network, Hub or file error) into one :class:`HubAccessError` line saying
+    that ``folder`` is complete here, and how to ``retry``."""
+    try:
+        yield
+    except (OSError, HTTPError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        message = f"uploading {folder} to {repo_id} failed ({reason}); {folder} is complete: {retry}"
+        raise HubAccessError(message) from None

@@ -1,4 +1,5 @@
-"""Shared test fixtures: the real-format samples in ../shared/fixtures and a tiny random SAM."""
+"""Shared test fixtures: the real-format samples (``../shared/fixtures``, or ``$SAMRS_FIXTURES``) and a tiny
+random SAM."""
 
 from __future__ import annotations
 
@@ -9,7 +10,24 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES_VARIABLE = "SAMRS_FIXTURES"
+"""Environment variable naming a copy of the real-format fixtures elsewhere than ``../shared/fixtures``."""
+
+
+def fixtures_path() -> Path:
+    """``$SAMRS_FIXTURES``, else ``../shared/fixtures`` beside the checkout."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    return Path(os.environ.get(FIXTURES_VARIABLE) or default)
+
+
+def require_fixtures(path: Path) -> Path:
+    """``path`` when it is a folder; else skip the test, saying the fixtures are optional and how to point at them."""
+    if not path.is_dir():
+        pytest.skip(
+            f"real-format fixtures not found at {path}: they are optional (only the tests that read them are "
+            f"skipped); set {FIXTURES_VARIABLE}=/path/to/fixtures to use your own copy"
+        )
+    return path
 
 
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="samrs-test-datasets-cache-")
@@ -23,10 +41,8 @@ def pytest_unconfigure(config) -> None:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """``../shared/fixtures`` beside the checkout; tests that need it skip when it is absent."""
-    if not FIXTURES.is_dir():
-        pytest.skip(f"real-format fixtures not found at {FIXTURES} (they live in ../shared beside the checkout)")
-    return FIXTURES
+    """The real-format fixtures (:func:`fixtures_path`); tests that need them skip when they are absent."""
+    return require_fixtures(fixtures_path())
 
 
 @pytest.fixture(scope="session")

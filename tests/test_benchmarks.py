@@ -133,3 +133,26 @@ def test_stream_layout_benchmark_reads_each_row_group_size(tmp_path, monkeypatch
     assert json.loads(out.read_text()) == result
     assert [(size["row_group_rows"], size["shards"]) for size in result["sizes"]] == [(2, 3), (6, 1)]
     assert all(size["rows_per_s_after_the_first"] > 0 and size["resume_first_row_s"] > 0 for size in result["sizes"])
+
+
+def test_suite_timer_runs_pytest_and_records_its_summary(tmp_path, monkeypatch):
+    out = tmp_path / "suite.json"
+    result = load("suite_time", monkeypatch).main(["-q", "tests/test_fixtures_location.py", "--json", str(out)])
+    assert json.loads(out.read_text()) == result and result["exit_status"] == 0
+    assert result["summary"].startswith("2 passed") and result["cpu_minutes"] >= 0 and "date" in result["machine"]
+
+
+def test_the_readme_smoke_test_is_the_command_the_benchmark_times(monkeypatch):
+    """The README's fine-tuning smoke test is ``finetune_smoke.smoke_command``, and its flags parse as meant (the
+    command itself runs in tests/training/test_finetune.py's way, on the fixtures)."""
+    from transformers import HfArgumentParser
+
+    from samrs_hf.training.finetune import FinetuneArguments
+
+    smoke = load("finetune_smoke", monkeypatch)
+    command = smoke.smoke_command("potsdam", "/data/potsdam", "sep-r50", "finetune-smoke")
+    readme = " ".join((BENCHMARKS.parent / "README.md").read_text().replace("\\\n", " ").split())
+    assert " ".join(["samrs", *command]) in readme
+    (options,) = HfArgumentParser(FinetuneArguments).parse_args_into_dataclasses(command[1:])
+    assert (options.max_steps, options.batch_size, options.crop_size, options.eval_limit) == (3, 2, 128, 4)
+    assert (options.init, options.num_workers, options.checkpointing_steps) == ("sep-r50", 0, 0)

@@ -18,7 +18,7 @@ def test_walkthrough_runs(tmp_path, tiny_sam_dir):
         timeout=300,
     )
     coco = json.loads((out / "sota_train_coco.json").read_text())
-    assert {Path(image["file_name"]).name for image in coco["images"]} == {"P0000__1024__0___0", "P0001__1024__0___0"}
+    assert {image["file_name"] for image in coco["images"]} == {"P0000__1024__0___0.png", "P0001__1024__0___0.png"}
     assert coco["annotations"] and all(a["segmentation"]["counts"] for a in coco["annotations"])
     for name in ("sota_stats.json", "sota_pixels.png", "sota_mask_sizes.png", "sota_overlays.png"):
         assert (out / "figures" / name).stat().st_size > 0

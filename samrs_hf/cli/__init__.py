@@ -57,13 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one ``samrs`` command; returns the exit status.
+EXIT_ERROR = 1
+"""A mistake in the input or the arguments' values (``ValueError``, ``OSError``): one line on stderr."""
+EXIT_USAGE = 2
+"""argparse's status for a command line it cannot parse (an unknown flag or choice, a missing argument)."""
+EXIT_BUG = 3
+"""An unexpected error: a bug in samrs-hf, printed with its traceback."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, the shells' convention)."""
 
-    A mistake in the input or the arguments (``ValueError``, ``OSError``) is one line on stderr and
-    status 1; Ctrl-C says how to go on (status 130); anything else is a bug, printed with its
-    traceback (status 2).
-    """
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``samrs`` command; returns the exit status: 0, :data:`EXIT_ERROR` (1), :data:`EXIT_USAGE` (2,
+    from argparse), :data:`EXIT_BUG` (3) or :data:`EXIT_INTERRUPTED` (130, Ctrl-C, with how to go on)."""
     parser = build_parser()
     args, args.flags = parser.parse_known_args(argv)
     if args.flags and not getattr(args, "passes_flags_on", False):
@@ -72,14 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except KeyboardInterrupt:
         _report(args.command, getattr(args, "on_interrupt", "interrupted"))
-        return 130
+        return EXIT_INTERRUPTED
     except (ValueError, OSError) as error:
         _report(args.command, f"error: {error}")
-        return 1
+        return EXIT_ERROR
     except Exception:
         traceback.print_exc()
-        _report(args.command, "unexpected error: this is a bug in samrs-hf; please report it with the traceback above")
-        return 2
+        _report(
+            args.command,
+            f"unexpected error (exit status {EXIT_BUG}): this is a bug in samrs-hf; "
+            "please report it with the traceback above",
+        )
+        return EXIT_BUG
     finally:
         _close_process_group()
 

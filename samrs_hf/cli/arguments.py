@@ -15,6 +15,29 @@ if TYPE_CHECKING:
     from samrs_hf.labeling.labeler import Decoding, SamLabeler
 
 
+def add_subset_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional ``subset`` (sota, sior, fast); a source dataset's name says which subset reads it."""
+    parser.add_argument("subset", type=subset_name, choices=sorted(SUBSETS), help="SAMRS subset")
+
+
+def subset_name(value: str) -> str:
+    """``value`` when it names a SAMRS subset; else an ``ArgumentTypeError`` that points from a source dataset
+    (DOTA, DIOR, FAIR1M, HRSC2016) to what reads it."""
+    if value in SUBSETS:
+        return value
+    readers = {recipe.source[:4]: name for name, recipe in SUBSETS.items()}
+    prefix = value.lower()[:4]
+    if prefix in readers:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is a source dataset: the {readers[prefix]!r} subset is made from it; give {readers[prefix]}"
+        )
+    if prefix == "hrsc":
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is no SAMRS subset: HRSC2016 serves the prompt ablation (samrs ablate --root HRSC2016)"
+        )
+    raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(sorted(SUBSETS))})")
+
+
 def add_sam_arguments(
     parser: argparse.ArgumentParser,
     default_model: str,
@@ -88,7 +111,12 @@ def make_labeler(args: argparse.Namespace) -> SamLabeler:
 def add_writer_arguments(parser: argparse.ArgumentParser, skip_help: str) -> None:
     """``--rows-per-shard --skip-bad --overwrite``: how a command writes a subset into a SAMRS folder
     (``skip_help``: what ``--skip-bad`` skips); Ctrl-C then says how to resume."""
-    parser.add_argument("--rows-per-shard", type=int, default=256, help="tiles per Parquet shard (resume granularity)")
+    parser.add_argument(
+        "--rows-per-shard",
+        type=int,
+        default=256,
+        help="tiles per Parquet shard, the resume granularity (default: %(default)s)",
+    )
     parser.add_argument("--skip-bad", action="store_true", help=f"skip and report {skip_help} instead of failing")
     parser.add_argument(
         "--overwrite",
@@ -126,11 +154,30 @@ def apply_image_limit(args: argparse.Namespace) -> None:
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:
-    """``DATASET_DIR --config C [--split S] --out PATH``: the arguments of commands that read a built subset."""
+    """``DATASET_DIR --config C [--split S] --out PATH [--overwrite]``: the arguments of commands that read a
+    built subset and write files (see :func:`refuse_existing`)."""
     parser.add_argument("dataset_dir", type=Path, help="a dataset folder written by `samrs build`")
     parser.add_argument("--config", required=True, choices=sorted(SUBSETS), help="subset to read")
     parser.add_argument("--split", default="train", help="dataset split (default: train)")
     parser.add_argument("--out", required=True, type=Path, help=out_help)
+    add_overwrite_argument(parser)
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace output files that exist (without it they are refused before any work)."""
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that exist")
+
+
+def refuse_existing(paths: list[Path], overwrite: bool) -> None:
+    """The one rule for commands' outputs, checked before the work: files that exist are replaced only with
+    ``--overwrite``; a file where a folder is needed is refused."""
+    for path in paths:
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise NotADirectoryError(f"--out: {parent} is a file, not a folder; choose another --out")
+    existing = [str(path) for path in paths if path.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already there; pass --overwrite, or choose another --out")
 
 
 def check_split(args: argparse.Namespace) -> None:

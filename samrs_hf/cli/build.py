@@ -14,12 +14,12 @@ from samrs_hf.checkpoints import check_checkpoint
 from samrs_hf.cli.arguments import (
     add_image_limit_argument,
     add_sam_arguments,
+    add_subset_argument,
     add_writer_arguments,
     apply_image_limit,
     decoding_of,
 )
 from samrs_hf.dataset.folder import check_dataset_folder
-from samrs_hf.dataset.subsets import SUBSETS
 
 
 def register(subparsers) -> None:
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
         description="Tile a raw detection dataset, label every object with SAM using the paper's prompt, "
         "and write Parquet shards + a dataset card. Rerunning resumes; works under `accelerate launch`.",
     )
-    parser.add_argument("subset", choices=sorted(SUBSETS))
+    add_subset_argument(parser)
     parser.add_argument("--root", required=True, type=Path, help="raw detection dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (Parquet shards + README.md)")
     add_sam_arguments(parser, "facebook/sam-vit-huge", device_help="the process's accelerate device")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.cli.arguments import check_split
+from samrs_hf.cli.arguments import add_overwrite_argument, check_split, refuse_existing
 from samrs_hf.dataset.subsets import SUBSETS
 
 
@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         "compare",
         help="agreement of two SAMRS folders of one subset: per-class pixel IoU, mIoU, instance IoU",
         description="Pair tiles by image_id and instances by prompt box; write REPORT.md and REPORT.json "
-        "(REPORT is a file stem, or an existing folder that gets compare_{config}_{split}.md/.json). "
+        "(REPORT is a file stem, or an existing folder that gets compare_{config}_{split}.md/.json; existing "
+        "reports need --overwrite). "
         "A is the reference, e.g. the imported release; B e.g. your `samrs build`.",
     )
     parser.add_argument("a", type=Path, help="reference SAMRS folder (e.g. from `samrs import-release`)")
@@ -28,7 +29,7 @@ def register(subparsers) -> None:
         default=0.99,
         help="prompt boxes with at least this IoU pair two instances (default: %(default)s; equal boxes always pair)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_overwrite_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -39,11 +40,9 @@ def run(args: argparse.Namespace) -> int:
         check_split(argparse.Namespace(dataset_dir=folder, config=args.config, split=args.split))
     from samrs_hf.dataset.compare import compare_folders, report_paths, write_report
 
-    existing = [str(p) for p in report_paths(args.out, args.config, args.split) if p.exists()]
-    if existing and not args.overwrite:
-        raise FileExistsError(f"{' and '.join(existing)} exist; pass --overwrite to replace them, or choose --out")
+    refuse_existing(list(report_paths(args.out, args.config, args.split)), args.overwrite)
     report = compare_folders(args.a, args.b, args.config, args.split, args.box_iou)
-    markdown, data = write_report(report, args.out, overwrite=args.overwrite)
+    markdown, data = write_report(report, args.out)
     semantic, instances = report["semantic"], report["instances"]
     print(
         f"compared {report['tiles']['compared']} tiles: mIoU {semantic['mIoU']}, "

@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.cli.arguments import add_image_limit_argument, add_writer_arguments, apply_image_limit
+from samrs_hf.cli.arguments import (
+    add_image_limit_argument,
+    add_subset_argument,
+    add_writer_arguments,
+    apply_image_limit,
+)
 from samrs_hf.dataset.folder import check_dataset_folder
-from samrs_hf.dataset.subsets import SUBSETS
 
 
 def _split_list(text: str) -> tuple[str, Path]:
@@ -30,7 +34,7 @@ def register(subparsers) -> None:
         "dataset card, like `samrs build`. Folders are detected under --root; the options below override any part. "
         "Rerunning resumes; works under `accelerate launch`.",
     )
-    parser.add_argument("subset", choices=sorted(SUBSETS))
+    add_subset_argument(parser)
     parser.add_argument("--root", required=True, type=Path, help="the release's folder of this subset")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (Parquet shards + README.md)")
     parser.add_argument(

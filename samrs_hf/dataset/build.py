@@ -251,6 +251,7 @@ class BuildJob(SubsetJob[PlannedTile]):
             "decoding": str(labeler.decoding) or "single mask (the paper's)",
             "source": self.recipe.source,
             "source_kwargs": self.recipe.source_kwargs,
+            "splits": list(self.options.splits or self.recipe.splits),
             "tiling": asdict(self.recipe.tiling),
         }
 

@@ -17,6 +17,7 @@ from datasets.info import DatasetInfosDict
 from filelock import UnixFileLock
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from samrs_hf.checkpoints import public_name
 from samrs_hf.dataset.atomic import write_atomic
 from samrs_hf.dataset.shards import read_build_settings, read_shard, shard_files, shard_split
 from samrs_hf.dataset.subsets import CARD_TEMPLATES, SUBSETS, SubsetRecipe
@@ -69,6 +70,29 @@ def _dataset_info(folder: Path, recipe: SubsetRecipe, counts: SubsetCounts) -> D
     return DatasetInfo(features=recipe.features, splits=splits, download_size=size, config_name=recipe.name)
 
 
+def _shown_settings(settings: dict) -> dict:
+    """A subset's build settings as its card shows them: no local path (the card is uploaded), the model and
+    the release folder by name, and the source splits read."""
+    release_root = settings.get("release", {}).get("root")
+    return {
+        "settings": settings,
+        "model": settings.get("model") and public_name(settings["model"]),
+        "release_root": release_root and public_name(release_root),
+        "splits_read": _splits_read(settings.get("splits") or []),
+    }
+
+
+def _splits_read(splits: list[str]) -> str:
+    """What a build read, in a sentence: its source splits and/or a whole raw folder (``--split all``)."""
+    named = [split for split in splits if split != "all"]
+    sentences = [f"Built from the source splits {', '.join(named)}."] if named else []
+    if "all" in splits:
+        sentences.append(
+            "Built from every image of a raw folder without splits (`--split all`), stored as the `train` split."
+        )
+    return " ".join(sentences)
+
+
 def write_card(dataset_dir: Path) -> Path | None:
     """Write ``README.md`` for the finished subsets in ``dataset_dir`` from the packaged templates.
 
@@ -117,8 +141,8 @@ def _render_card(dataset_dir: Path, readme: Path) -> DatasetCard | None:
             "description": SUBSETS[name].card_description,
             "rows": dict(counts.rows),
             "instances": sum(counts.instances.values()),
-            "settings": read_build_settings(dataset_dir / name) or {},
             "classes": [(c, counts.instances[c]) for c in SUBSETS[name].classes],
+            **_shown_settings(read_build_settings(dataset_dir / name) or {}),
         }
         for name, counts in built.items()
     ]

@@ -146,7 +146,10 @@ def _label_map(row: dict, num_classes: int, folder: Path) -> np.ndarray:
 
 
 def compare_folders(a: Path, b: Path, config: str, split: str = "train", box_iou: float = 0.99) -> dict:
-    """Compare ``config``/``split`` of the SAMRS folders ``a`` (reference) and ``b``; returns the report as a dict."""
+    """Compare ``config``/``split`` of the SAMRS folders ``a`` (reference) and ``b``; returns the report as a dict.
+
+    ``ValueError`` when no tile can be compared (no image id in common, or only of other sizes).
+    """
     import torch
 
     from samrs_hf.dataset.folder import load_subset
@@ -165,6 +168,9 @@ def compare_folders(a: Path, b: Path, config: str, split: str = "train", box_iou
     instances = InstanceAgreement(k, box_iou)
     mismatched = []
     pairs = [(i, index_b[name]) for i, name in enumerate(ids_a) if name in index_b]
+    where = f"{config}/{split} tile of {a} and {b}"
+    if not pairs:
+        raise _nothing_to_compare(where, "no image id in common", only_a, only_b)
     for i, j in tqdm(pairs, desc=f"comparing {config}/{split}", unit="tile"):
         row_a, row_b = rows_a[i], rows_b[j]
         labels_a, labels_b = _label_map(row_a, k, a), _label_map(row_b, k, b)
@@ -173,6 +179,8 @@ def compare_folders(a: Path, b: Path, config: str, split: str = "train", box_iou
             continue
         matrix.update(torch.from_numpy(labels_b), torch.from_numpy(labels_a))
         instances.add(row_a["objects"], row_b["objects"])
+    if len(pairs) == len(mismatched):
+        raise _nothing_to_compare(where, f"{len(pairs)} image ids in common, all of other sizes", only_a, only_b)
     return {
         "config": config,
         "split": split,
@@ -193,6 +201,18 @@ def compare_folders(a: Path, b: Path, config: str, split: str = "train", box_iou
         "semantic": _semantic_scores(matrix.matrix.numpy(), recipe.classes),
         "instances": instances.scores(recipe.classes),
     }
+
+
+def _nothing_to_compare(where: str, common: str, only_a: list[str], only_b: list[str]) -> ValueError:
+    """The one-line error of two folders with no tile to compare, with the tiles only one of them has."""
+
+    def example(ids: list[str]) -> str:
+        return f" (e.g. {ids[0]})" if ids else ""
+
+    return ValueError(
+        f"no {where} can be compared: {common}, {len(only_a)} only in A{example(only_a)}, "
+        f"{len(only_b)} only in B{example(only_b)}; compare folders built from the same source images"
+    )
 
 
 def _semantic_scores(matrix: np.ndarray, classes: tuple[str, ...]) -> dict:
@@ -287,12 +307,9 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: dict, out: Path, overwrite: bool = False) -> tuple[Path, Path]:
-    """Write ``report`` as Markdown and JSON at :func:`report_paths`; existing files need ``overwrite``."""
+def write_report(report: dict, out: Path) -> tuple[Path, Path]:
+    """Write ``report`` as Markdown and JSON at :func:`report_paths` (replacing them)."""
     paths = report_paths(out, report["config"], report["split"])
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{' and '.join(existing)} exist; pass --overwrite to replace them, or choose --out")
     paths[0].parent.mkdir(parents=True, exist_ok=True)
     paths[0].write_text(render_markdown(report), encoding="utf-8")
     paths[1].write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,17 @@ from PIL import Image as PILImage
 from samrs_hf.labeling.maps import InstanceRecord
 from samrs_hf.labeling.tiling import Tile
 
-__all__ = ["image_bytes", "samrs_features", "tile_row"]
+__all__ = ["file_stem", "image_bytes", "samrs_features", "tile_file_name", "tile_row"]
 
 IMAGE_COMPRESS_LEVEL = 1
 """zlib level of the tile images' PNGs. Aerial photographs barely compress past level 1: on the
 fixtures' DOTA, DIOR, HRSC2016 and Potsdam images level 6 (PIL's default) is 1-12 % smaller but
 2.5-4.6x slower (about 150-300 ms for a 1024 tile), which would make the writer thread, not SAM,
 the bottleneck of a GPU build. Semantic maps (flat regions, a few ms) keep the default level."""
+
+
+_SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
 
 
 def samrs_features(classes: tuple[str, ...] | list[str]) -> Features:
@@ -51,6 +56,23 @@ def samrs_features(classes: tuple[str, ...] | list[str]) -> Features:
             "tile": List(Value("int32"), length=2),
         }
     )
+
+
+def file_stem(image_id: str, where: str) -> str:
+    """``image_id`` when it can name files (no path separator, not ``.`` or ``..``); else a ``ValueError``
+    naming ``where``: ids come from data files, which may be hostile."""
+    if not _SAFE_NAME.match(image_id) or image_id in (".", ".."):
+        raise ValueError(f"{where}: image_id {image_id!r} cannot be a file name")
+    return image_id
+
+
+def tile_file_name(image_id: str, image: bytes, where: str) -> str:
+    """The file name of a row's tile: its :func:`file_stem` and the extension of the stored bytes (``.png``
+    or ``.jpg``: rows store nothing else)."""
+    for signature, suffix in _SIGNATURES.items():
+        if image.startswith(signature):
+            return file_stem(image_id, where) + suffix
+    raise ValueError(f"{where}: the image of {image_id!r} is neither a PNG nor a JPEG")
 
 
 def image_bytes(image: PILImage.Image, compress_level: int = 6) -> dict:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from samrs_hf.classes import IGNORE_INDEX
 
-__all__ = ["SIZE_BINS", "SubsetStats", "compute_stats", "save_stats", "stats_figures"]
+__all__ = ["SIZE_BINS", "SubsetStats", "compute_stats", "save_stats", "stats_figures", "stats_paths"]
 
 SIZE_BINS: tuple[float, ...] = (0, 100, 1_000, 10_000, 100_000, float("inf"))
 """Mask-area bin edges in pixels; the first bin is the paper's "< 100 pixels"."""
@@ -106,16 +106,24 @@ def stats_figures(stats: SubsetStats, name: str) -> dict[str, Figure]:
     }
 
 
+FIGURES = ("pixels", "instances", "mask_sizes")
+"""The keys of :func:`stats_figures`, which name their PNGs."""
+
+
+def stats_paths(out_dir: str | Path, name: str) -> list[Path]:
+    """The files :func:`save_stats` writes: ``{name}_stats.json`` and one PNG per figure."""
+    out_dir = Path(out_dir)
+    return [out_dir / f"{name}_stats.json", *(out_dir / f"{name}_{key}.png" for key in FIGURES)]
+
+
 def save_stats(stats: SubsetStats, out_dir: str | Path, name: str) -> list[Path]:
     """Write ``{name}_stats.json`` and the PNGs ``{name}_pixels.png``, ``{name}_instances.png``,
-    ``{name}_mask_sizes.png`` to ``out_dir``; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ``{name}_mask_sizes.png`` to ``out_dir`` (:func:`stats_paths`); returns the paths."""
+    json_path, *pngs = paths = stats_paths(out_dir, name)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     record = asdict(stats) | {"size_bins": [str(e) for e in SIZE_BINS], "size_labels": stats.size_labels}
-    json_path = out_dir / f"{name}_stats.json"
     json_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    paths = [json_path]
-    for key, fig in stats_figures(stats, name).items():
-        paths.append(out_dir / f"{name}_{key}.png")
-        fig.savefig(paths[-1], dpi=120)
+    figures = stats_figures(stats, name)
+    for key, png in zip(FIGURES, pngs):
+        figures[key].savefig(png, dpi=120)
     return paths

@@ -42,8 +42,9 @@ from samrs_hf.dataset.subsets import SubsetRecipe
 
 __all__ = ["SubsetWriter"]
 
-DISPLAY_ONLY = frozenset({"model"})
-"""Settings recorded for people, not compared on resume (the model is compared by its config hash)."""
+DISPLAY_ONLY = frozenset({"model", "splits"})
+"""Settings recorded for people, not compared on resume: the model (compared by its config hash) and the source
+splits (a build may add splits; the record lists all of them)."""
 
 
 def _differences(previous: dict, settings: dict) -> list[str]:
@@ -78,7 +79,7 @@ class SubsetWriter:
             if overwrite and self.folder.exists():
                 remove_subset(self.folder)
                 write_card(self.out)
-            self._check_settings(settings)
+            settings = self._checked_settings(settings)
             remove_partial_shards(self.folder)
             write_build_settings(self.folder, settings)
         self.state.wait_for_everyone()
@@ -86,10 +87,11 @@ class SubsetWriter:
         self.state.wait_for_everyone()
         return done
 
-    def _check_settings(self, settings: dict) -> None:
+    def _checked_settings(self, settings: dict) -> dict:
+        """``settings`` checked against those of the shards already here, with the splits of both."""
         previous = read_build_settings(self.folder)
         if previous is None or not shard_files(self.folder, staged=True):
-            return
+            return settings
         differences = _differences(previous, settings)
         if differences:
             raise ValueError(
@@ -97,6 +99,8 @@ class SubsetWriter:
                 "rerun with the same settings to resume, pass --overwrite to delete them and start over, "
                 "or build into another --out"
             )
+        splits = list(dict.fromkeys([*previous.get("splits", []), *settings.get("splits", [])]))
+        return {**settings, "splits": splits} if splits else settings
 
     @contextmanager
     def open(self) -> Iterator[Callable[[str, Callable[[], dict]], None]]:

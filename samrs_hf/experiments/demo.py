@@ -6,7 +6,7 @@ the SOTA label order (DOTA classes), and writes
 
 * ``label.png``: the semantic map (mode L, SAMRS SOTA class indices, 255 = not covered; an index
   map, so it looks black in an image viewer),
-* ``label_color.png``: the same map in the class colours of the figures (255 stays black),
+* ``label_color.png``: the same map in the class colours of the figures (255 black), with a legend,
 * ``overlay.png``: prompts, SAM's labels and the true labels side by side, with a legend,
 * ``metrics.json``: mIoU_I / mIoU_P in percent of SAM's masks against the drawn masks (all and per class).
 """
@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
 from samrs_hf.dataset.subsets import get_subset
-from samrs_hf.dataset.viz import OverlayPanel, colorize, draw_polygons, save_overlay_grid
+from samrs_hf.dataset.viz import OverlayPanel, draw_polygons, save_overlay_grid
 from samrs_hf.experiments.synthetic import make_scene, write_dota_scene
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.maps import LabelMapBuilder
@@ -54,7 +55,8 @@ def run_demo(out: Path, labeler: SamLabeler, prompt: str | PromptSpec = "hbox", 
         per_class.setdefault(result.object.category, InstanceIoU()).update(result.mask, truth)
     semantic = maps.semantic_map()
     Image.fromarray(semantic).save(out / "label.png")
-    Image.fromarray(colorize(semantic, len(recipe.classes))).save(out / "label_color.png")
+    in_colour = OverlayPanel("label.png in colour (black: no mask)", np.zeros_like(np.asarray(image)), semantic)
+    save_overlay_grid([in_colour], out / "label_color.png", recipe.classes, ncols=1, alpha=1.0, panel_inches=8.5)
     panels = [
         OverlayPanel("input + oriented boxes (DOTA labels)", draw_polygons(image, [o.polygon for o in record.objects])),
         OverlayPanel(f"SAM labels (prompt: {spec})", image, semantic),

@@ -209,7 +209,9 @@ def find_scenes(root: str | Path, split: str, spec: SegDatasetSpec) -> list[Labe
         ]
     else:
         raise FileNotFoundError(
-            f"{root}: no {spec.name} layout found for split {split!r} (see samrs_hf.sources.segmentation)"
+            f"{root}: no {spec.name} layout found for split {split!r}: expected img_dir/ + ann_dir/ "
+            f"(mmsegmentation), 2_Ortho_RGB/ + 5_Labels_all_noBoundary/ (Potsdam as released) or {split}/images/ "
+            "(iSAID as released); see 'Fine-tuning input' in README.md"
         )
     if not scenes:
         raise FileNotFoundError(f"{root}: no {spec.name} images for split {split!r}")

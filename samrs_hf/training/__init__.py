@@ -1,6 +1,7 @@
 """Segmentation pre-training (SEP) on SAMRS and fine-tuning: models, data, Accelerate loops.
 
 modeling.py   :class:`SepModel` (backbone + decoder + one head per subset), a transformers model
+image_processing.py  :class:`SepImageProcessor`, saved with each model (normalisation, post-processing)
 backbones.py  backbone configs, the ViT pyramid and ImageNet weights;  decoders.py  UperNet and the paper's UNet
 sampling.py   proportional per-subset batches;  augment.py  the official augmentations
 data.py       samples from SAMRS folders and fine-tuning scenes, per-step batches
@@ -10,10 +11,12 @@ cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only cac
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
 checks.py     up-front checks of the training options, one-line errors
 
-``import samrs_hf`` registers ``SepConfig`` / ``SepModel`` with ``AutoConfig`` / ``AutoModel`` (see
-:mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` loads SEP models with this package's
-code (no ``trust_remote_code``).
+``import samrs_hf`` registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
+classes (see :mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` loads SEP models with this
+package's code (no ``trust_remote_code``).
 """
+
+import transformers  # noqa: F401  (first: samrs_hf registers its classes right after, with modeling.py unloaded)
 
 from samrs_hf._lazy import lazy_exports
 

@@ -23,9 +23,10 @@ import torch
 from PIL import Image, ImageEnhance
 
 from samrs_hf.classes import IGNORE_INDEX
+from samrs_hf.training.image_processing import SepImageProcessor
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+IMAGENET_MEAN = np.array(SepImageProcessor.image_mean, dtype=np.float32)
+IMAGENET_STD = np.array(SepImageProcessor.image_std, dtype=np.float32)
 NORMALISED = ((np.arange(256, dtype=np.float32)[:, None] / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).T.copy()
 """``NORMALISED[c, v]``: grey level ``v`` of channel ``c`` as ``(v / 255 - mean) / std`` in float32."""
 

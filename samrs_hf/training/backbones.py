@@ -11,6 +11,7 @@ This module travels with saved models as remote code: it imports only torch and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -130,11 +131,14 @@ def backbone_config(name: str) -> PreTrainedConfig:
     """A config :func:`build_backbone` turns into four stages (strides 4, 8, 16, 32).
 
     Short names build the config locally; anything else is read with ``AutoConfig.from_pretrained``
-    (a ViT config as it is, any other with the four ``out_features``).
+    (a ViT config as it is, any other with the four ``out_features``). A local folder is recorded by its
+    name only: the config travels in the SEP model's ``config.json``, which must hold no local path.
     """
     if name in BACKBONES:
         return BACKBONES[name][1]()
     config = AutoConfig.from_pretrained(name)
+    if Path(name).is_dir():
+        config.name_or_path = Path(name).resolve().name
     if not isinstance(config, ViTConfig):
         config.out_features = STAGES
     return config

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from samrs_hf.checkpoints import check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
 from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
@@ -28,16 +29,19 @@ class FinetuneArguments(LoopArguments):
     dataset: str = field(default="potsdam", metadata={"help": "potsdam or isaid"})
     root: str = field(default="", metadata={"help": "dataset folder (released or mmsegmentation layout)"})
     init: str = field(default="", metadata={"help": "SEP model folder or Hub id to start from"})
-    train_split: str = "train"
-    eval_split: str = "val"
+    train_split: str = field(default="train", metadata={"help": "scenes to train on"})
+    eval_split: str = field(default="val", metadata={"help": "scenes to evaluate on"})
     train_fraction: float = field(default=1.0, metadata={"help": "seeded random share of the training tiles"})
     tile_size: int = field(default=512, metadata={"help": "training tiles cut from each scene"})
     tile_stride: int | None = field(default=None, metadata={"help": "default: tile size (no overlap)"})
-    output_dir: str = "finetune-output"
-    batch_size: int = 8
-    crop_size: int = 512
-    learning_rate: float | None = 6e-5
-    eval_steps: int = 8000
+    output_dir: str = LoopArguments.with_default("output_dir", "finetune-output")
+    batch_size: int = LoopArguments.with_default("batch_size", 8)
+    crop_size: int = LoopArguments.with_default("crop_size", 512)
+    learning_rate: float | None = field(default=6e-5, metadata={"help": "peak learning rate"})
+    eval_steps: int = LoopArguments.with_default("eval_steps", 8000)
+
+    def base_model(self) -> str:
+        return self.init
 
     def validate(self) -> None:
         """Check the options before any work; ``ValueError`` / ``FileNotFoundError`` naming the flag and the fix."""
@@ -82,9 +86,12 @@ def scorer(spec: SegDatasetSpec):
 def finetune(args: FinetuneArguments) -> list[dict]:
     """Fine-tune ``args.init`` on ``args.dataset``; returns the per-step log with the evaluation scores.
 
-    The options and the availability of ``args.init`` are checked before any scene is read.
+    The options, the availability of ``args.init`` and the upload to ``args.push_to_hub`` are checked before
+    any scene is read.
     """
     args.validate()
+    if args.push_to_hub:
+        check_hub_upload(args.push_to_hub, "--push-to-hub")
     spec = DATASETS[args.dataset]
     accelerator = make_accelerator(args)
     require_init(args.init)

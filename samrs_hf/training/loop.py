@@ -4,7 +4,8 @@ One optimisation step = ``gradient_accumulation_steps`` micro-batches on each pr
 batch of ``batch_size`` samples is split round-robin over processes x micro-batches. AdamW with a
 cosine schedule to ``min_learning_rate``; ``save_state`` checkpoints (model, optimiser, scheduler,
 RNG states, step counter) every ``checkpointing_steps`` and exact resume from them; periodic
-evaluation; the final model is saved with a model card and optionally pushed (main process only).
+evaluation; the final model is saved with its image processor and a model card and optionally pushed
+(main process only).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.data import Batch, centre_crop_batches
 from samrs_hf.training.modeling import SepModel
-from samrs_hf.training.publish import model_card, push_folder
+from samrs_hf.training.publish import model_card, push_folder, save_model
 
 CHECKPOINTS = "checkpoints"
 TRAINING_LOG = "training_log.json"
@@ -59,18 +60,20 @@ class LoopArguments:
     )
     max_steps: int = field(default=80_000, metadata={"help": "optimisation steps"})
     crop_size: int = field(default=224, metadata={"help": "random (train) / centre (eval) crop size"})
-    learning_rate: float | None = field(default=None, metadata={"help": "default: 1e-3 x batch_size / 96"})
+    learning_rate: float | None = field(
+        default=None, metadata={"help": "peak learning rate (default: 1e-3 x batch_size / 96)"}
+    )
     min_learning_rate: float = field(default=5e-6, metadata={"help": "end of the cosine schedule"})
-    weight_decay: float = 0.05
-    gradient_accumulation_steps: int = 1
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW's weight decay"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-batches per optimisation step"})
     mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16 (default: accelerate's)"})
-    seed: int = 42
+    seed: int = field(default=42, metadata={"help": "seed of the initialisation, data order and augmentations"})
     checkpointing_steps: int = field(default=5000, metadata={"help": "save_state every N steps (0: never)"})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "a checkpoint folder or 'latest'"})
     eval_steps: int = field(default=5000, metadata={"help": "evaluate every N steps and at the end (0: never)"})
-    eval_batch_size: int = 16
+    eval_batch_size: int = field(default=16, metadata={"help": "samples per evaluation batch"})
     eval_limit: int | None = field(default=None, metadata={"help": "evaluate on at most N samples per dataset"})
-    logging_steps: int = 50
+    logging_steps: int = field(default=50, metadata={"help": "log to the trackers every N steps"})
     report_to: list[str] = field(default_factory=list, metadata={"help": "accelerate trackers (tensorboard, wandb)"})
     push_to_hub: str | None = field(default=None, metadata={"help": "ORG/NAME to upload the final model to"})
     num_workers: int = field(default=2, metadata={"help": "DataLoader worker processes"})
@@ -84,6 +87,16 @@ class LoopArguments:
 
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else 1e-3 * self.batch_size / 96
+
+    @classmethod
+    def with_default(cls, name: str, default: object):
+        """The field ``name`` with another ``default`` and the same help (for a subclass's own defaults)."""
+        (option,) = [option for option in fields(cls) if option.name == name]
+        return field(default=default, metadata=option.metadata)
+
+    def base_model(self) -> str | None:
+        """The model training starts from, recorded on the card (none: trained from scratch)."""
+        return None
 
 
 class Progress:
@@ -229,13 +242,13 @@ def save_final(
     scores: dict[str, float],
     history: list[dict],
 ) -> None:
-    """``save_pretrained``, model card and this run's per-step log in ``output_dir``; upload them when
-    ``push_to_hub`` (main process only)."""
+    """The model, its image processor, card and this run's per-step log in ``output_dir``; upload them when
+    ``push_to_hub`` (main process only; a failed upload is one line that names the saved folder)."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
     net = accelerator.unwrap_model(model)
-    net.save_pretrained(args.output_dir)
+    save_model(net, args.output_dir, args.crop_size)
     recipe = {
         "steps": args.max_steps,
         "batch size": args.batch_size,
@@ -247,7 +260,7 @@ def save_final(
         "gradient accumulation": args.gradient_accumulation_steps,
         "mixed precision": accelerator.mixed_precision,
     }
-    card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID")
+    card = model_card(net, dataset_name, recipe, scores, args.push_to_hub or "PATH_OR_ID", args.base_model())
     card.save(Path(args.output_dir) / "README.md")
     (Path(args.output_dir) / TRAINING_LOG).write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     for name, value in scores.items():

@@ -6,9 +6,13 @@ any transformers model. Logits come back at the input size.
 
 Saved models carry their code: ``save_pretrained`` copies this module and the modules it imports
 relatively (``backbones.py``, ``decoders.py``) and writes their ``auto_map``, so
-``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` works with only torch and
+``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` (and ``pipeline("image-segmentation")``,
+with the image processor :func:`~samrs_hf.training.publish.save_model` adds) works with only torch and
 transformers installed. These modules therefore import nothing but torch, transformers and each other.
-``import samrs_hf`` registers the classes with ``AutoConfig`` / ``AutoModel`` instead.
+``import samrs_hf`` registers the classes with transformers' Auto classes instead.
+
+The config's ``default_head`` is the head a call without ``head=`` uses (a pipeline's); ``id2label`` /
+``label2id`` are its classes, and ``heads`` keeps every head's classes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from .decoders import build_decoder
 
 IGNORE_INDEX = 255
 """Label value that never contributes to the loss (SAMRS's unlabelled pixels)."""
+SEMANTIC_SEGMENTATION_AUTO_MAP = {"AutoModelForSemanticSegmentation": "modeling.SepModel"}
+"""Saved in ``config.json``'s ``auto_map`` beside ``AutoModel`` (which ``save_pretrained`` adds): the class
+``pipeline("image-segmentation", trust_remote_code=True)`` loads."""
 
 
 @strict
@@ -40,6 +47,8 @@ class SepConfig(PreTrainedConfig):
     decoder_channels: width of the decoder's feature map (UperNet's ``hidden_size``).
     pool_scales: UperNet's pyramid pooling scales.
     heads: subset name -> its class names, in label-index order; one 1x1-conv head each.
+    default_head: the head ``forward`` uses when it is given none (pipelines give none); default: the first.
+        ``id2label`` / ``label2id`` are its classes.
     ignore_index: label value that never contributes to the loss.
     """
 
@@ -55,7 +64,27 @@ class SepConfig(PreTrainedConfig):
     decoder_channels: int = 512
     pool_scales: list[int] | tuple[int, ...] = (1, 2, 3, 6)
     heads: dict | None = None
+    default_head: str | None = None
     ignore_index: int = IGNORE_INDEX
+
+    def __post_init__(self, **kwargs) -> None:
+        super().__post_init__(**kwargs)
+        if self.heads:
+            self.use_head(self.default_head or next(iter(self.heads)))
+
+    def use_head(self, head: str) -> None:
+        """Make ``head`` the default head, with its class names as ``id2label`` / ``label2id``."""
+        names = self.heads[check_head(self.heads, head)]
+        self.default_head = head
+        self.id2label = dict(enumerate(names))
+        self.label2id = {name: index for index, name in enumerate(names)}
+
+
+def check_head(heads: dict, head: str) -> str:
+    """``head`` when it is one of ``heads``; else a ``ValueError`` that lists them."""
+    if head not in heads:
+        raise ValueError(f"this model has no head {head!r}; its heads are {', '.join(heads)}")
+    return head
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
@@ -90,7 +119,8 @@ class SepModel(PreTrainedModel):
         self.decoder = build_decoder(
             config.decoder, list(self.backbone.channels), config.decoder_channels, tuple(config.pool_scales)
         )
-        self.set_heads(config.heads)
+        self.set_heads(config.heads, config.default_head)
+        config.auto_map = {**(getattr(config, "auto_map", None) or {}), **SEMANTIC_SEGMENTATION_AUTO_MAP}
         self.post_init()
 
     def _new_head(self, num_classes: int) -> nn.Conv2d:
@@ -101,9 +131,11 @@ class SepModel(PreTrainedModel):
         if isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
-    def set_heads(self, heads: dict[str, list[str]]) -> None:
-        """Replace all heads by fresh ones: subset name -> class names (used to fine-tune on new labels)."""
+    def set_heads(self, heads: dict[str, list[str]], default: str | None = None) -> None:
+        """Replace all heads by fresh ones: subset name -> class names (used to fine-tune on new labels);
+        ``default`` (the first head when ``None``) becomes the default head."""
         self.config.heads = {name: list(classes) for name, classes in heads.items()}
+        self.config.use_head(default or next(iter(heads)))
         self.heads = nn.ModuleDict({name: self._new_head(len(classes)) for name, classes in heads.items()})
         for head in self.heads.values():
             head.apply(self._init_weights)
@@ -114,7 +146,8 @@ class SepModel(PreTrainedModel):
 
     def head_logits(self, features: torch.Tensor, head: str, size: tuple[int, int]) -> torch.Tensor:
         """Logits of subset ``head`` for ``features``, bilinearly upsampled to ``size``."""
-        return F.interpolate(self.heads[head](features), size=size, mode="bilinear", align_corners=False)
+        logits = self.heads[check_head(self.heads, head)](features)
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
     def forward(
         self,
@@ -124,7 +157,7 @@ class SepModel(PreTrainedModel):
         head_sizes: dict[str, int] | None = None,
         **kwargs,
     ) -> SepOutput:
-        """One head: logits (batch, classes of ``head``, H, W); ``head`` may be left out if there is one.
+        """One head: logits (batch, classes of ``head``, H, W); without ``head``, the config's ``default_head``.
 
         Several heads (SEP training): with ``head_sizes`` (subset -> sample count) the batch holds those
         subsets' samples in that order; each slice goes through its own head only, and ``loss`` is the
@@ -133,7 +166,7 @@ class SepModel(PreTrainedModel):
         features = self.features(pixel_values)
         size = tuple(pixel_values.shape[-2:])
         if head_sizes is None:
-            logits = self.head_logits(features, head or self._only_head(), size)
+            logits = self.head_logits(features, head or self.config.default_head, size)
             loss = None if labels is None else segmentation_loss(logits, labels, self.config.ignore_index)
             return SepOutput(loss=loss, logits=logits)
         if labels is None:
@@ -146,11 +179,6 @@ class SepModel(PreTrainedModel):
             ]
         )
         return SepOutput(loss=losses.sum(), head_losses=losses)
-
-    def _only_head(self) -> str:
-        if len(self.heads) != 1:
-            raise ValueError(f"name a head: this model has {', '.join(self.heads)}")
-        return next(iter(self.heads))
 
 
 def build_sep_model(

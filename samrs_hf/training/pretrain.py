@@ -9,6 +9,7 @@ from functools import partial
 from accelerate import Accelerator
 from datasets import get_dataset_split_names
 
+from samrs_hf.checkpoints import check_hub_upload
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.backbones import BACKBONES
@@ -37,15 +38,15 @@ class SepArguments(LoopArguments):
     configs: list[str] = field(
         default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"}
     )
-    train_split: str = "train"
+    train_split: str = field(default="train", metadata={"help": "split to train on"})
     eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
     backbone: str = field(default="resnet-50", metadata={"help": f"{', '.join(BACKBONES)}, or a model folder / Hub id"})
     pretrained_backbone: bool = field(
         default=True,
-        metadata={"help": "load the backbone's ImageNet weights (pass --no-pretrained-backbone for random weights)"},
+        metadata={"help": "load the backbone's ImageNet weights (--no-pretrained-backbone: random weights)"},
     )
     decoder: str = field(default="upernet", metadata={"help": f"one of {', '.join(DECODERS)}"})
-    decoder_channels: int = 512
+    decoder_channels: int = field(default=512, metadata={"help": "width of the decoder's feature map"})
     streaming: bool = field(
         default=False,
         metadata={"help": "stream the dataset (Hub id or folder) with load_dataset(streaming=True): no local copy"},
@@ -108,10 +109,13 @@ def miou_scores(matrices: dict[str, ConfusionMatrix]) -> dict[str, float]:
 def pretrain(args: SepArguments) -> list[dict]:
     """Run SEP pre-training; returns the per-step log (losses, learning rate, eval mIoU).
 
-    The options and the availability of the backbone's weights are checked before any data is read.
+    The options, the availability of the backbone's weights and the upload to ``args.push_to_hub`` are
+    checked before any data is read.
     """
     accelerator = make_accelerator(args)
     args.validate(accelerator.num_processes)
+    if args.push_to_hub:
+        check_hub_upload(args.push_to_hub, "--push-to-hub")
     require_backbone(args.backbone, args.pretrained_backbone)
     train = training_input(args, accelerator)
     accelerator.print(f"per-subset batch sizes: {train.batch_sizes}")

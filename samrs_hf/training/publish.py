@@ -7,6 +7,8 @@ from pathlib import Path
 import huggingface_hub
 from huggingface_hub import ModelCard, ModelCardData
 
+from samrs_hf.checkpoints import on_hub, public_name, upload_failure_line
+from samrs_hf.training.image_processing import SepImageProcessor
 from samrs_hf.training.modeling import SepModel
 
 
@@ -15,21 +17,37 @@ def _scores_table(scores: dict[str, float]) -> str:
     return f"| metric | value |\n|---|---|\n{rows}" if scores else "No evaluation was run."
 
 
+def save_model(model: SepModel, folder: str | Path, crop_size: int) -> None:
+    """``save_pretrained`` of ``model`` and of its image processor (``preprocessor_config.json``: the
+    normalisation, and ``crop_size``, the training crop, as the size used when resizing is asked for)."""
+    model.save_pretrained(folder)
+    SepImageProcessor(size={"height": crop_size, "width": crop_size}).save_pretrained(folder)
+
+
 def model_card(
-    model: SepModel, dataset: str, recipe: dict, scores: dict[str, float], repo_id: str = "PATH_OR_ID"
+    model: SepModel,
+    dataset: str,
+    recipe: dict,
+    scores: dict[str, float],
+    repo_id: str = "PATH_OR_ID",
+    base_model: str | None = None,
 ) -> ModelCard:
-    """A card naming the architecture, heads, training recipe and evaluation scores, and the two ways to
-    load the model (its own code with ``trust_remote_code=True``, or samrs-hf's classes)."""
+    """A card naming the architecture, heads, training recipe (and ``base_model``, the model fine-tuning
+    started from), evaluation scores, and how to load and run the model. Local paths appear by their
+    folder names only."""
     config = model.config
-    hub_dataset = None if Path(dataset).exists() else [dataset]  # a local folder is no Hub id
+    processor = SepImageProcessor()
     data = ModelCardData(
         library_name="transformers",
         pipeline_tag="image-segmentation",
-        datasets=hub_dataset,
+        datasets=[dataset] if on_hub(dataset) else None,
+        base_model=base_model if base_model and on_hub(base_model) else None,
         tags=["remote-sensing", "semantic-segmentation", "samrs", config.decoder],
     )
     heads = "\n".join(f"- `{name}`: {len(names)} classes ({', '.join(names)})" for name, names in config.heads.items())
     settings = "\n".join(f"- {key}: `{value}`" for key, value in recipe.items())
+    start = f"Fine-tuned from {public_name(base_model)}.\n\n" if base_model else ""
+    head = config.default_head
     body = f"""
 # {config.backbone_config.model_type} + {config.decoder} segmentation model (SAMRS)
 
@@ -40,9 +58,11 @@ dataset, trained with samrs-hf following SAMRS (Wang et al., NeurIPS 2023 D&B), 
 
 {heads}
 
+The default head is `{head}` (`config.id2label` holds its classes).
+
 ## Training
 
-Data: `{dataset}`.
+{start}Data: {public_name(dataset)}.
 
 {settings}
 
@@ -52,14 +72,31 @@ Data: `{dataset}`.
 
 ## Use
 
-The model's code travels with it (`modeling.py`, `backbones.py`, `decoders.py`), so only `torch` and
-`transformers` are needed:
+The model's code travels with it (`modeling.py`, `backbones.py`, `decoders.py`, `image_processing.py`),
+so only `torch` and `transformers` are needed:
 
 ```python
-from transformers import AutoModel
+from transformers import pipeline
 
+segmenter = pipeline("image-segmentation", model="{repo_id}", trust_remote_code=True,
+                     model_kwargs={{"default_head": "{head}"}})  # the head to use: {", ".join(config.heads)}
+for segment in segmenter("tile.png"):
+    print(segment["label"], segment["mask"])  # a class name and its pixels (a PIL mask)
+```
+
+transformers logs that the model "is not supported for image-segmentation" (it checks its own list of
+models); the pipeline works all the same. Input pixels are RGB at their own resolution, scaled to [0, 1]
+and normalised with mean {tuple(processor.image_mean)} and std {tuple(processor.image_std)}
+(`preprocessor_config.json`, loaded by `AutoImageProcessor.from_pretrained("{repo_id}", trust_remote_code=True)`).
+Logits come back at the input size, one channel per class of the head:
+
+```python
+from transformers import AutoImageProcessor, AutoModel
+
+processor = AutoImageProcessor.from_pretrained("{repo_id}", trust_remote_code=True)
 model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)
-logits = model(pixel_values, head="{next(iter(config.heads))}").logits  # ImageNet-normalised RGB input
+outputs = model(**processor(images, return_tensors="pt"), head="{head}")  # images of one size
+maps = processor.post_process_semantic_segmentation(outputs)  # per image: (height, width) class indices
 ```
 
 With samrs-hf installed, its own classes load the model, no remote code run:
@@ -70,16 +107,18 @@ from transformers import AutoModel
 
 model = AutoModel.from_pretrained("{repo_id}")
 ```
-
-Logits come back at the input size, one channel per class of the head.
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
 def push_folder(folder: str | Path, repo_id: str, commit_message: str = "Upload SAMRS segmentation model") -> str:
-    """Create ``repo_id`` (if needed) and upload ``folder`` without its ``checkpoints/``; returns the commit URL."""
-    huggingface_hub.create_repo(repo_id, exist_ok=True)
-    info = huggingface_hub.upload_folder(
-        repo_id=repo_id, folder_path=str(folder), commit_message=commit_message, ignore_patterns=["checkpoints/*"]
-    )
+    """Create ``repo_id`` (if needed) and upload the files at the top of ``folder`` (the model, its code,
+    processor and card; not ``checkpoints/`` or tracker logs, which hold local paths); returns the commit URL."""
+    files = sorted(path.name for path in Path(folder).iterdir() if path.is_file())
+    retry = f"upload it later with `hf upload {repo_id} {folder} --exclude '*/*'`"
+    with upload_failure_line(folder, repo_id, retry):
+        huggingface_hub.create_repo(repo_id, exist_ok=True)
+        info = huggingface_hub.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), commit_message=commit_message, allow_patterns=files
+        )
     return str(info)

@@ -18,6 +18,7 @@ from raw_datasets import make_dior_root, make_dota_root, make_fair1m_root
 
 from samrs_hf import cli
 from samrs_hf.dataset.build import BuildOptions, build_subset
+from samrs_hf.dataset.hub import files_to_push
 from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import rbox_to_rhbox
@@ -160,7 +161,19 @@ def test_card_lists_every_subset_with_counts(built, tiny_sam_dir):
         {"split": "validation", "path": "sota/validation-*.parquet"},
     ]
     assert f"instances: {summaries['fast'].instances}" in card.text
-    assert f"Labelled with `{tiny_sam_dir}` (float32), prompt `rhbox`" in card.text
+    assert f"Labelled with {tiny_sam_dir.name} (a local folder) in float32, prompt `rhbox`" in card.text
+    assert "Built from the source splits train, val." in card.text  # SOTA and SIOR: the paper's
+    assert "Built from the source splits train.\n" in card.text  # FAST: --split train
+
+
+def test_what_samrs_push_sends_holds_no_local_path(built):
+    out, _, _ = built
+    files = files_to_push(out)
+    assert files[0] == "README.md" and all(name.endswith(".parquet") for name in files[1:])
+    assert {name.split("/")[0] for name in files[1:]} == {"sota", "sior", "fast"}
+    local = str(out.parents[1]).encode()  # pytest's base folder: the raw roots, the model and the output
+    assert local in (out / "sota" / ".build.json").read_bytes()  # kept here, for resuming
+    assert [name for name in files if local in (out / name).read_bytes()] == []
 
 
 def test_rerun_of_a_finished_build_adds_nothing(built, tiny_sam_dir):

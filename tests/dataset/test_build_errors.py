@@ -81,6 +81,9 @@ def test_a_model_spelled_another_way_resumes(tmp_path, fixtures_dir, tiny_sam_di
     monkeypatch.chdir(tiny_sam_dir.parent)
     assert main(_build(root, out, os.path.join(".", tiny_sam_dir.name))) == 0
     assert "tiles already in committed shards (resumed): 1" in capsys.readouterr().out
+    card = (out / "README.md").read_text()  # says what a flat --split all build read, not the paper's splits
+    assert "Built from every image of a raw folder without splits (`--split all`), stored as the `train`" in card
+    assert "source splits" not in card
 
 
 @pytest.mark.parametrize(
@@ -113,8 +116,8 @@ def test_ctrl_c_says_how_to_resume_and_a_bug_shows_its_traceback(tmp_path, fixtu
         raise RuntimeError("an internal slip")
 
     monkeypatch.setattr(build, "build_subset", bug)
-    assert main(_build(root, out, tiny_sam_dir)) == 2
-    assert "this is a bug in samrs-hf" in printed[-1]
+    assert main(_build(root, out, tiny_sam_dir)) == 3  # 2 is argparse's, for a command line it cannot parse
+    assert "unexpected error (exit status 3): this is a bug in samrs-hf" in printed[-1]
 
 
 def _add_image(root, fixtures_dir, number: int, data: bytes) -> None:

@@ -126,3 +126,15 @@ def test_cli_writes_markdown_and_json(folders, tmp_path, capsys):
     )
     assert main(["compare", str(a), str(tmp_path / "missing"), "--config", "sota", "--out", str(tmp_path)]) == 1
     assert "missing: no such folder" in capsys.readouterr().err
+
+
+def test_folders_without_a_common_tile_are_one_line_with_the_counts(folders, tmp_path, capsys):
+    a, _ = folders
+    c = _write(tmp_path / "c", [_row("OTHER_1", []), _row("OTHER_2", []), _row("OTHER_3", [])])
+    assert main(["compare", str(a), str(c), "--config", "sota", "--out", str(tmp_path / "report")]) == 1
+    err = capsys.readouterr().err  # datasets' progress bars, then the one line
+    assert err.endswith(
+        f"\nsamrs compare: error: no sota/train tile of {a} and {c} can be compared: no image id in common, "
+        "2 only in A (e.g. T0), 3 only in B (e.g. OTHER_1); compare folders built from the same source images\n"
+    )
+    assert not list(tmp_path.glob("report*"))

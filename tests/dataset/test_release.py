@@ -15,6 +15,7 @@ from pycocotools import mask as mask_utils
 from release_folders import FAST_TILES, SEGS, SOTA_TILES, Shape, write_release
 
 from samrs_hf.cli import main
+from samrs_hf.dataset.hub import files_to_push
 from samrs_hf.dataset.release import (
     RELEASE_SOURCE,
     ImportOptions,
@@ -104,8 +105,11 @@ def test_card_says_imported_from_the_release(sota):
     card = DatasetCard.load(out / "README.md")
     assert "Imported from the authors' SAMRS release" in card.text and "Labelled with" not in card.text
     assert "academic research use only" in card.text and "wang2023samrs" in card.text
+    assert "(`samrs import-release`, from\ntrainval (a local folder))" in card.text
     settings = (out / "sota" / ".build.json").read_text()
-    assert RELEASE_SOURCE in settings and str((root / SEGS["sota"] / "gray").resolve()) in settings
+    assert RELEASE_SOURCE in settings and str((root / SEGS["sota"] / "gray").resolve()) in settings  # to resume
+    local = str(root.parents[1]).encode()
+    assert [name for name in files_to_push(out) if local in (out / name).read_bytes()] == []  # what samrs push sends
 
 
 def test_rerun_resumes_and_other_folders_are_refused(tmp_path):

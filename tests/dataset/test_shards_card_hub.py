@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -8,7 +9,7 @@ from huggingface_hub import DatasetCard, HfApi
 from huggingface_hub.utils import filter_repo_objects
 from samrs_folders import overlap_row, write_samrs
 
-from samrs_hf.dataset import shards
+from samrs_hf.dataset import hub, shards
 from samrs_hf.dataset.card import count_subset, write_card
 from samrs_hf.dataset.hub import push_dataset
 from samrs_hf.dataset.shards import (
@@ -121,41 +122,54 @@ def test_a_card_describes_finished_subsets_only(tmp_path):
     assert write_card(tmp_path) is None and not (tmp_path / "README.md").exists()
 
 
-def test_push_uploads_the_folder_as_it_loads(tmp_path, monkeypatch):
-    """The recorded upload, filtered as huggingface_hub filters it, is a folder that loads with load_dataset."""
-    folder = write_samrs(tmp_path / "samrs", {"sota": {"train": 2}})
+def test_push_uploads_exactly_the_card_and_finished_shards(tmp_path, monkeypatch):
+    """The recorded upload, filtered as huggingface_hub filters it, is the card and the finished shards (no
+    build record, no running build's shards, nothing else), and loads with load_dataset."""
+    folder = write_samrs(tmp_path / "samrs", {"sota": {"train": 3}})
     staged = ShardWriter(folder / "sota", "train", SUBSETS["sota"].features)  # a build running in it
     staged.add(overlap_row(9))
     staged.flush()
+    (folder / "sota" / ".build.json").write_text(json.dumps({"model": str(tmp_path / "sam")}))
+    (folder / "notes.txt").write_text("mine")
     calls = {}
 
     def create_repo(self, repo_id, **kwargs):
         calls["create"] = (repo_id, kwargs)
         return "https://huggingface.co/datasets/org/samrs"
 
+    monkeypatch.setattr(hub, "check_hub_upload", lambda *args: calls.setdefault("check", args))
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: calls.setdefault("upload", kwargs))
     url = push_dataset(folder, "org/samrs", private=True, token="hf_x")
     assert url == "https://huggingface.co/datasets/org/samrs"
+    assert calls["check"] == ("org/samrs", "--repo-id", "hf_x")
     assert calls["create"] == ("org/samrs", {"repo_type": "dataset", "private": True, "exist_ok": True})
     upload = calls["upload"]
     assert (upload["folder_path"], upload["repo_id"], upload["repo_type"]) == (str(folder), "org/samrs", "dataset")
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
-    uploaded = list(filter_repo_objects(files, ignore_patterns=upload["ignore_patterns"]))
-    assert "README.md" in uploaded and not any(STAGING in name for name in uploaded)
+    uploaded = list(filter_repo_objects(files, allow_patterns=upload["allow_patterns"]))
+    assert sorted(uploaded) == ["README.md", "sota/train-r00-00000.parquet", "sota/train-r00-00001.parquet"]
     repo = tmp_path / "hub" / "samrs"
     for name in uploaded:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(folder / name, repo / name)
-    assert sorted(load_dataset(str(repo), "sota", split="train")["image_id"]) == ["S0__64__0___0", "S1__64__0___0"]
+    ids = load_dataset(str(repo), "sota", split="train")["image_id"]
+    assert sorted(ids) == [f"S{i}__64__0___0" for i in range(3)]
 
 
-def test_push_needs_namespace_and_card(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"README\.md"):
-        push_dataset(tmp_path, "org/samrs")
-    write_samrs(tmp_path, {"sota": {"train": 1}})
-    with pytest.raises(ValueError, match="namespace"):
-        push_dataset(tmp_path, "samrs")
+def test_push_takes_only_a_samrs_dataset_folder(tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "README.md").write_text("# my notes\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "README.md").write_text("---\ntags:\n- samrs\n---\n# a SEP model card\n")
+    for folder in (tmp_path / "missing", tmp_path, junk, model):
+        with pytest.raises(ValueError, match=f"^{folder} is not a SAMRS dataset folder"):
+            push_dataset(folder, "org/samrs")
+    write_samrs(tmp_path / "samrs", {"sota": {"train": 1}})
+    with pytest.raises(ValueError, match="--repo-id samrs: not a Hub repo id; give one with its namespace"):
+        push_dataset(tmp_path / "samrs", "samrs")
 
 
 def test_features_round_trip_rbox():

@@ -10,7 +10,7 @@ from huggingface_hub import DatasetCard
 from samrs_folders import overlap_row, write_samrs
 
 from samrs_hf.dataset.folder import check_dataset_folder
-from samrs_hf.dataset.shards import STAGING, shard_files
+from samrs_hf.dataset.shards import STAGING, read_build_settings, shard_files
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.dataset.writer import SubsetWriter
 
@@ -95,3 +95,11 @@ def test_an_error_while_writing_a_row_reaches_the_caller(tmp_path):
         for index in range(1, 50):  # the writer thread stopped: a later put raises instead of blocking
             put("train", partial(overlap_row, index))
     assert [p.name for p in shard_files(tmp_path / "sota", staged=True)] == ["train-r00-00000.parquet"]
+
+
+def test_a_build_of_more_splits_records_them_all(tmp_path):
+    """Splits are recorded for the card, not compared: a build may add splits to a subset."""
+    _stage(tmp_path, range(1), {"prompt": "hbox", "splits": ["train"]}).finish()
+    _stage(tmp_path, range(2), {"prompt": "hbox", "splits": ["val", "train"]}).finish()
+    assert read_build_settings(tmp_path / "sota") == {"prompt": "hbox", "splits": ["train", "val"]}
+    assert "Built from the source splits train, val." in (tmp_path / "README.md").read_text()

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from transformers import HfArgumentParser
 
 from samrs_hf.checkpoints import is_hub_id
 from samrs_hf.cli import main
@@ -164,17 +163,24 @@ def test_finetune_batch_too_small_for_upernet(tmp_path, backbone_dir, capsys):
     assert "the upernet decoder needs at least 2 sample(s) per micro-batch" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_push_to_hub_offline_fails_before_any_work(samrs_dir, tmp_path, monkeypatch, capsys, command):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "is_offline_mode", lambda: True)
+    out = tmp_path / "out"
+    flags = ["--root", str(tmp_path), "--init", "org/sep"] if command == "finetune" else pretrain_flags(samrs_dir)
+    assert main([command, *flags, "--output-dir", str(out), "--push-to-hub", "org/sep"]) == 1
+    assert capsys.readouterr().err == (
+        f"samrs {command}: error: --push-to-hub org/sep: cannot upload in offline mode; unset HF_HUB_OFFLINE\n"
+    )
+    assert not out.exists()
+
+
 def test_samrs_pretrain_command_says_one_line(samrs_dir, capsys):
     assert main(["pretrain", *pretrain_flags(samrs_dir, "--configs", "siro")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("samrs pretrain: error: --configs: unknown SAMRS config 'siro'") and err.count("\n") == 1
-
-
-def test_no_pretrained_backbone_help_describes_the_switch(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "300")  # argparse wraps at hyphens
-    text = " ".join(HfArgumentParser(SepArguments).format_help().split())
-    assert "--no_pretrained_backbone, --no-pretrained-backbone load the backbone's ImageNet weights (pass " in text
-    assert "--no-pretrained-backbone for random weights)" in text
 
 
 @pytest.mark.parametrize(

@@ -55,4 +55,7 @@ def test_finetune_potsdam_reports_oa_and_f1(sep_dir, fixtures_dir, tmp_path):
     expected = {"eval/OA", "eval/mF1"} | {f"eval/F1/{name}" for name in POTSDAM.classes[:5]}
     assert set(scores) == expected  # clutter left out; IoU not reported for Potsdam
     assert 0 <= scores["eval/OA"] <= 100
-    assert (tmp_path / "model.safetensors").is_file()
+    saved = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    assert {"model.safetensors", "preprocessor_config.json", "README.md"} <= set(saved)
+    assert "Fine-tuned from sep (a local folder)." in saved["README.md"].decode()  # --init on the card
+    assert not [name for name, data in saved.items() if str(tmp_path.parent).encode() in data]  # no local path

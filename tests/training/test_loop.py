@@ -12,9 +12,12 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
+from huggingface_hub.errors import HTTPError
+from huggingface_hub.utils import filter_repo_objects
 
 from samrs_hf.cli import main
 from samrs_hf.training import SepModel, build_sep_model
+from samrs_hf.training import pretrain as pretrain_module
 from samrs_hf.training.data import StepBatches, load_samrs, samrs_classes
 from samrs_hf.training.pretrain import SepArguments, pretrain
 
@@ -67,6 +70,7 @@ def test_overfits_one_fixed_batch(tiny):
 
 def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
     calls = []
+    monkeypatch.setattr(pretrain_module, "check_hub_upload", lambda *args: calls.append(("check", *args)))
     monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: calls.append(("create", repo_id, kw)))
     monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: calls.append(("upload", kw)))
     full = pretrain(tiny_args(tiny, tmp_path / "full", push_to_hub="org/sep-tiny"))
@@ -83,9 +87,23 @@ def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
         assert after["lr"] == before["lr"]
 
     out = tmp_path / "full"
-    assert calls[0] == ("create", "org/sep-tiny", {"exist_ok": True})
-    assert calls[1][1]["repo_id"] == "org/sep-tiny" and calls[1][1]["folder_path"] == str(out)
-    assert "checkpoints/*" in calls[1][1]["ignore_patterns"] and len(calls) == 2
+    assert calls[0] == ("check", "org/sep-tiny", "--push-to-hub")  # before any work
+    assert calls[1] == ("create", "org/sep-tiny", {"exist_ok": True})
+    assert calls[2][1]["repo_id"] == "org/sep-tiny" and calls[2][1]["folder_path"] == str(out) and len(calls) == 3
+    files = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    uploaded = sorted(filter_repo_objects(files, allow_patterns=calls[2][1]["allow_patterns"]))
+    assert uploaded == [
+        "README.md",
+        "backbones.py",
+        "config.json",
+        "decoders.py",
+        "image_processing.py",
+        "model.safetensors",
+        "modeling.py",
+        "preprocessor_config.json",
+    ]
+    local = str(tmp_path.parent).encode()  # pytest's base folder: the dataset, the backbone and the output
+    assert [name for name in uploaded if local in (out / name).read_bytes()] == []
     card = (out / "README.md").read_text()
     assert "pipeline_tag: image-segmentation" in card and "eval/sota/mIoU" in card
     model = SepModel.from_pretrained(out, use_safetensors=True)
@@ -145,6 +163,27 @@ def test_accelerate_launch_two_cpu_processes_bf16_accumulation(tiny, tmp_path):
     card = (out / "README.md").read_text()
     assert "eval/sota/mIoU" in card  # confusion matrices reduced over both processes
     assert "processes: `2`" in card and "mixed precision: `bf16`" in card and "gradient accumulation: `2`" in card
+
+
+def test_a_failed_upload_is_one_line_naming_the_saved_model(tiny, tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise HTTPError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(pretrain_module, "check_hub_upload", lambda *args: None)  # the network fails later
+    monkeypatch.setattr(huggingface_hub, "create_repo", refuse)
+    dataset, backbone = tiny
+    out = tmp_path / "sep"
+    flags = ["--dataset", str(dataset), "--backbone", str(backbone), "--no-pretrained-backbone", "--decoder", "unet"]
+    flags += ["--decoder-channels", "8", "--batch-size", "6", "--max-steps", "1", "--crop-size", "32"]
+    flags += ["--output-dir", str(out), "--checkpointing-steps", "0", "--eval-steps", "0", "--num-workers", "0"]
+    assert main(["pretrain", *flags, "--push-to-hub", "org/sep"]) == 1
+    err = capsys.readouterr().err  # the progress bar, then one line
+    assert err.endswith(
+        f"\nsamrs pretrain: error: uploading {out} to org/sep failed ([Errno 101] Network is unreachable); {out} is "
+        f"complete: upload it later with `hf upload org/sep {out} --exclude '*/*'`\n"
+    )
+    assert "Traceback" not in err
+    assert (out / "model.safetensors").is_file() and (out / "preprocessor_config.json").is_file()
 
 
 def test_samrs_pretrain_command_trains_and_says_where_it_saved(tiny, tmp_path, capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 
 from samrs_hf.dataset.release.format import RELEASE_FORMATS, RELEASE_PALETTE, SPLIT_FILES, TILES_FILE
 from samrs_hf.dataset.release.instances import release_instances
+from samrs_hf.dataset.schema import file_stem
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
 
 
@@ -37,7 +37,6 @@ class ExportSummary:
 
 
 _FORMATS = {".png": "PNG", ".jpg": "JPEG"}
-_SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
 
 
 def _encoded(data: bytes, suffix: str) -> tuple[bytes, bool]:
@@ -53,9 +52,7 @@ def _encoded(data: bytes, suffix: str) -> tuple[bytes, bool]:
 def _write_release_tile(row: dict, out: Path, recipe: SubsetRecipe, where: str) -> tuple[int, bool]:
     """Write one row's image, gray and color maps and pkl; returns (instances, image re-encoded)."""
     release = RELEASE_FORMATS[recipe.name]
-    name = row["image_id"]
-    if not _SAFE_NAME.match(name) or name in (".", ".."):
-        raise ValueError(f"{where}: image_id {name!r} cannot be a release file name")
+    name = file_stem(row["image_id"], where)
     data, reencoded = _encoded(row["image"]["bytes"], release.suffix)
     (out / release.images / f"{name}{release.suffix}").write_bytes(data)
     gray = row["semantic_map"]["bytes"]
