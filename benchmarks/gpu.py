@@ -56,7 +56,8 @@ from transformers import (
 
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.experiments.tiny_sam import FAMILIES, save_sam
-from samrs_hf.training.cache import HubSegSource, split_folder, write_cache
+from samrs_hf.training.cache import HubSegSource, split_folder
+from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import load_samrs, samrs_classes
 from samrs_hf.training.loop import LoopArguments, make_accelerator, train_step
 from samrs_hf.training.modeling import build_sep_model

@@ -101,6 +101,7 @@ def test_resume_gives_the_same_next_losses(tiny, tmp_path, monkeypatch):
         "model.safetensors",
         "modeling.py",
         "preprocessor_config.json",
+        "training_log.json",
     ]
     local = str(tmp_path.parent).encode()  # pytest's base folder: the dataset, the backbone and the output
     assert [name for name in uploaded if local in (out / name).read_bytes()] == []
