@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.dataset.subsets import RECIPES
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -100,7 +100,7 @@ def add_writer_arguments(parser: argparse.ArgumentParser, skip_help: str) -> Non
 def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "output folder") -> None:
     """``DATASET_DIR --config C [--split S] --out PATH``: the arguments of commands that read a built subset."""
     parser.add_argument("dataset_dir", type=Path, help="a dataset folder written by `samrs build`")
-    parser.add_argument("--config", required=True, choices=sorted(SUBSETS), help="subset to read")
+    parser.add_argument("--config", required=True, choices=sorted(RECIPES), help="subset to read")
     parser.add_argument("--split", default="train", help="dataset split (default: train)")
     parser.add_argument("--out", required=True, type=Path, help=out_help)
 

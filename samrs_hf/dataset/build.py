@@ -206,7 +206,7 @@ def build_settings(recipe: SubsetRecipe, options: BuildOptions, prompt: str, lab
         "source": recipe.source,
         "source_kwargs": recipe.source_kwargs,
         "tiling": asdict(recipe.tiling),
-    }
+    } | ({"classes": list(recipe.classes)} if not get_subset(recipe.name).classes else {})
 
 
 def _cpu_requested(options: BuildOptions) -> bool:
@@ -221,6 +221,8 @@ def build_subset(options: BuildOptions, labeler: SamLabeler | None = None) -> Bu
     Raises ``ValueError`` when no tile of the subset could be written at all.
     """
     recipe = get_subset(options.subset)
+    if not recipe.classes:  # a source with its own classes (coco)
+        recipe = recipe.with_classes(get_source(recipe.source)(options.root, **recipe.source_kwargs).classes)
     prompt = options.prompt or recipe.prompt
     state = PartialState(cpu=_cpu_requested(options))
     labeler = labeler or SamLabeler(
@@ -267,6 +269,7 @@ def _label_tiles(
     scenes = [list(g) for _, g in groupby(tiles, key=lambda p: (p.split, p.tile.scene.image_id))]
     rank = writer.state.process_index
     batch_size = options.image_batch_size or IMAGE_BATCH_SIZES.get(labeler.device.type, 1)
+    raw_root = options.root if options.root.is_dir() else options.root.parent  # coco: the instance file's folder
     loaded = prefetch((partial(_load_scene, s) for s in scenes), workers=1, ahead=2)
     with writer.open() as put, tqdm(total=len(tiles), desc=f"labeling {recipe.name} [rank {rank}]", unit="tile") as bar:
         for batch in _batches(_readable_tiles(loaded, options.skip_bad, summary, bar), batch_size):
@@ -278,9 +281,7 @@ def _label_tiles(
                 if not maps.records:
                     summary.tiles_without_masks += 1
                     continue
-                make_row = partial(
-                    tile_row, planned.tile, image, maps.semantic_map(), maps.records, options.root, original
-                )
+                make_row = partial(tile_row, planned.tile, image, maps.semantic_map(), maps.records, raw_root, original)
                 put(planned.split, make_row)
                 summary.tiles_written += 1
                 summary.instances += len(maps.records)

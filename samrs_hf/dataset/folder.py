@@ -6,7 +6,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard
 
-from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.dataset.subsets import RECIPES
 
 __all__ = ["check_dataset_folder", "is_samrs_card"]
 
@@ -42,4 +42,4 @@ def _belongs_to_samrs(path: Path) -> bool:
         return True
     if path.name == "README.md":
         return is_samrs_card(path)
-    return path.is_dir() and path.name in SUBSETS
+    return path.is_dir() and path.name in RECIPES
