@@ -7,9 +7,10 @@ from what ``SRC`` is:
 =============================  ==========================================================================
 ``SRC``                        source
 =============================  ==========================================================================
-``synthetic``                  :class:`SyntheticMasks`: synthetic scenes drawn on the fly; training scenes
-                               come from random streams no integer ``make_scene`` seed reaches, evaluation
-                               scenes are seeds ``0, 1, ...`` (so ``samrs demo --seed N`` scores unseen scenes)
+``synthetic[:STYLE]``          :class:`SyntheticMasks`: synthetic scenes drawn on the fly (``STYLE``: one of
+                               ``synthetic.STYLES``, e.g. ``synthetic:dark``); training scenes come from
+                               random streams no integer ``make_scene`` seed reaches, evaluation scenes are
+                               seeds ``0, 1, ...`` (so ``samrs demo --seed N`` scores unseen scenes)
 a ``.json`` file               :class:`CocoMasks`: a COCO instance file (polygons or RLE) and its images
 an HRSC2016 folder             :class:`HrscMasks`: the objects with a ``seg_color`` in the segmentation PNGs
 =============================  ==========================================================================
@@ -25,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from samrs_hf.experiments.synthetic import make_scene
+from samrs_hf.experiments.synthetic import STYLES, make_scene
 from samrs_hf.records import SourceObject
 
 __all__ = ["CocoMasks", "HrscMasks", "MaskSource", "MaskedImage", "SyntheticMasks", "open_mask_source"]
@@ -55,14 +56,16 @@ class MaskSource(Protocol):
 
 
 class SyntheticMasks:
-    """``count`` synthetic scenes (:func:`~samrs_hf.experiments.synthetic.make_scene`): evaluation scenes are
-    seeds ``first, first + 1, ...``; training scenes (``training=True``) come from the separate streams
+    """``count`` synthetic scenes (:func:`~samrs_hf.experiments.synthetic.make_scene`) of ``style``: evaluation
+    scenes are seeds ``first, first + 1, ...``; training scenes (``training=True``) come from the separate streams
     ``SeedSequence(i, spawn_key=(TRAINING_STREAM,))``, so they never equal a scene of an integer seed."""
 
-    def __init__(self, count: int, training: bool, first: int = 0):
-        self.count, self.training, self.first = count, training, first
+    def __init__(self, count: int, training: bool, first: int = 0, style: str = "default"):
+        if style not in STYLES:
+            raise ValueError(f"synthetic:{style}: unknown style; choose from {', '.join(STYLES)}")
+        self.count, self.training, self.first, self.style = count, training, first, style
         kind = "training streams" if training else "seeds"
-        self.description = f"{count} synthetic scenes ({kind} {first}..{first + count - 1})"
+        self.description = f"{count} synthetic scenes, style {style} ({kind} {first}..{first + count - 1})"
 
     def __len__(self) -> int:
         return self.count
@@ -72,9 +75,10 @@ class SyntheticMasks:
             raise IndexError(index)
         number = self.first + index
         if self.training:
-            scene = make_scene(np.random.SeedSequence(number, spawn_key=(TRAINING_STREAM,)), f"train_{number}")
+            seed = np.random.SeedSequence(number, spawn_key=(TRAINING_STREAM,))
+            scene = make_scene(seed, f"train_{number}", self.style)
         else:
-            scene = make_scene(number)
+            scene = make_scene(number, style=self.style)
         objects = [obj.to_source_object() for obj in scene.objects]
         return MaskedImage(scene.image_id, scene.image, objects, [obj.mask for obj in scene.objects])
 
@@ -129,8 +133,8 @@ def open_mask_source(
     ``images``: the image folder of a COCO file (default: the file's folder); ``split``: HRSC2016's
     ``ImageSets`` list; ``count``: synthetic scenes.
     """
-    if spec == "synthetic":
-        return SyntheticMasks(count, training)
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        return SyntheticMasks(count, training, style=spec.partition(":")[2] or "default")
     path = Path(spec)
     if path.suffix.lower() == ".json":
         if not path.is_file():
@@ -139,7 +143,7 @@ def open_mask_source(
     if path.is_dir() and any((path / d / "Annotations").is_dir() for d in ("", "FullDataSet")):
         return HrscMasks(path, split)
     raise ValueError(
-        f"{flag} {spec}: not a source of true masks; give 'synthetic', a COCO instance .json, or an HRSC2016 "
+        f"{flag} {spec}: not a source of true masks; give 'synthetic[:STYLE]', a COCO instance .json, or an HRSC2016 "
         "folder (with Annotations/ and Segmentations/)"
     )
 

@@ -50,10 +50,11 @@ class TrainSamArguments:
     """The options of ``samrs train-sam`` (``HfArgumentParser`` turns them into flags)."""
 
     model: str = field(metadata={"help": "SAM, SAM-HQ or SAM 2 checkpoint to start from: Hub id or local folder"})
-    train: str = field(metadata={"help": "'synthetic', a COCO instance .json, or an HRSC2016 folder"})
+    train: str = field(metadata={"help": "'synthetic[:STYLE]', a COCO instance .json, or an HRSC2016 folder"})
     output_dir: str = field(metadata={"help": "the tuned checkpoint, its card and checkpoints/"})
     eval: str | None = field(
-        default=None, metadata={"help": "held-out source, as --train (default: unseen synthetic scenes for synthetic)"}
+        default=None,
+        metadata={"help": "held-out source, as --train, or 'none' (default: unseen scenes for synthetic, else none)"},
     )
     train_images: str | None = field(
         default=None, metadata={"help": "image folder of a COCO --train (default: its folder)"}
@@ -226,10 +227,12 @@ def _reduce_gradients(accelerator: Accelerator, parameters: list[torch.nn.Parame
 
 
 def _eval_source(args: TrainSamArguments) -> MaskSource | None:
+    if args.eval == "none":
+        return None
     if args.eval:
         return open_mask_source(args.eval, "--eval", False, args.eval_images, args.eval_split, args.eval_limit)
-    if args.train == "synthetic":
-        return open_mask_source("synthetic", "--eval", False, count=args.eval_limit)
+    if args.train.startswith("synthetic"):
+        return open_mask_source(args.train, "--eval", False, count=args.eval_limit)
     return None
 
 
