@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psutil
 import torch
@@ -56,3 +58,12 @@ def machine(device: torch.device) -> dict:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
+
+
+def report(result: dict, path: str | None) -> dict:
+    """Print ``result`` as JSON, write it to ``path`` when given; return it."""
+    text = json.dumps(result, indent=2)
+    if path:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return result

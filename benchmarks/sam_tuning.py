@@ -17,7 +17,6 @@ and the speed of the tuning loop.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -25,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from common import machine
+from common import machine, report
 
 from samrs_hf.experiments.ablation import ablation_image_ids, parse_rows, run_ablation
 from samrs_hf.experiments.synthetic import make_scene, write_hrsc_scenes
 from samrs_hf.experiments.tiny_sam import save_tiny_sam
 from samrs_hf.labeling.backends import load_backend
-from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.labeling.labeler import SamLabeler
+from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.samtuning.evaluation import evaluate
 from samrs_hf.samtuning.sources import SyntheticMasks
 from samrs_hf.samtuning.trainer import SamTuner, TrainSamArguments, train_sam
@@ -134,11 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "embedded": speed(args.model, args.speed_steps, 16),
                 "tiny SAM, 1024 frame": speed(tiny, args.speed_steps, 16),
             }
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return result
+    return report(result, args.json)
 
 
 if __name__ == "__main__":

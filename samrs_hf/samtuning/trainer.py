@@ -15,6 +15,7 @@ Gradients of several processes are averaged by an all-reduce after each backward
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -324,7 +325,8 @@ def _save(
     evaluation: MaskSource | None,
     record: dict,
 ) -> None:
-    """The tuned checkpoint (strictly loadable by its family's class) and its card; the upload when asked."""
+    """The tuned checkpoint (strictly loadable by its family's class), its card and ``train_sam.json`` (the
+    arguments, scores before and after, history and timings); the upload when asked."""
     from samrs_hf.samtuning.card import tuned_model_card
 
     accelerator.wait_for_everyone()
@@ -334,6 +336,14 @@ def _save(
     tuner.backend.save_pretrained(args.output_dir)
     card = tuned_model_card(tuner.backend, args, source, evaluation, record, sys.argv)
     card.save(Path(args.output_dir) / "README.md")
+    scores = {when: {row: s.as_dict() for row, s in record[when].items()} for when in ("before", "after")}
+    saved = {
+        "arguments": asdict(args),
+        **record,
+        **scores,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (Path(args.output_dir) / "train_sam.json").write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
     print(card.text.split("## Evaluation", 1)[-1].split("##", 1)[0].strip())
     print(f"saved the tuned model and its card to {args.output_dir}")
     if args.push_to_hub:
