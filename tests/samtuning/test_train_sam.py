@@ -12,6 +12,7 @@ from accelerate import Accelerator
 from PIL import Image
 
 from samrs_hf.cli import main
+from samrs_hf.experiments.synthetic import make_scene, write_hrsc_scenes
 from samrs_hf.experiments.tiny_sam import save_sam, save_tiny_sam, small_sam_config
 from samrs_hf.labeling.backends import load_backend
 from samrs_hf.labeling.labeler import SamLabeler
@@ -158,6 +159,17 @@ def test_samrs_demo_runs_a_tuned_checkpoint(tuned, tmp_path, capfd):
     printed = capfd.readouterr()
     assert "LOAD REPORT" not in printed.err + printed.out and f"model {tuned['sam2']}" in printed.out
     assert json.loads((tmp_path / "demo" / "metrics.json").read_text())["instances"] == 23
+
+
+def test_samrs_ablate_puts_the_base_and_the_tuned_model_side_by_side(quick_sam, tmp_path, capfd):
+    tuned_sam = tmp_path / "tuned"
+    assert main(_args(tmp_path, quick_sam, tuned_sam, **{"--max-steps": 1})) == 0
+    root = write_hrsc_scenes(tmp_path / "hrsc", [make_scene(5, "s5")])
+    command = ["ablate", "--root", str(root), "--out", str(tmp_path / "ablation"), "--prompts", "hbox,rhbox"]
+    assert main([*command, "--model", str(quick_sam), "--model", str(tuned_sam)]) == 0
+    models = json.loads((tmp_path / "ablation" / "ablation.json").read_text())["rows"][0]["models"]
+    assert set(models) == {str(quick_sam), str(tuned_sam)} and models[str(tuned_sam)]["instances"] == 23
+    assert "LOAD REPORT" not in capfd.readouterr().err
 
 
 def test_lora_adapters_are_merged_into_a_plain_checkpoint(quick_sam, tmp_path):
