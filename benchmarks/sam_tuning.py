@@ -4,7 +4,8 @@ and the speed of the tuning loop.
   table1    ``samrs ablate`` rows (the paper's 15) with the embedded small SAM on ``--scenes`` synthetic scenes
             written in HRSC2016's layout (seeds from 1000: scenes it was not trained on)
   finetune  ``samrs train-sam`` from the embedded model on ``--finetune-scenes`` scenes whose objects are dark
-            (style ``dark``; it was trained on light ones), frozen image encoder (the default recipe), then
+            (style ``dark``; it was trained on light ones; ``--finetune-train synthetic:dark,synthetic`` adds as
+            many of its old training scenes), frozen image encoder (the default recipe), then
             mIoU_I / mIoU_P with hbox prompts on held-out dark scenes and on held-out scenes of the old
             (light) style, before and after
   speed     filling the embedding cache (s per image, bytes per image), decoder training steps/s on cached
@@ -55,11 +56,11 @@ def _scores(model: str, style: str, scenes: int) -> dict:
     return evaluate(backend, source, ["hbox"], scenes, accelerator, desc=f"scoring {style}")["hbox"].as_dict()
 
 
-def finetune(model: str, scenes: int, eval_scenes: int, steps: int, folder: Path) -> dict:
-    """Tune ``model`` on dark scenes; hbox scores on held-out dark and light scenes before and after."""
+def finetune(model: str, train: str, scenes: int, eval_scenes: int, steps: int, folder: Path) -> dict:
+    """Tune ``model`` on ``train`` (dark scenes); hbox scores on held-out dark and light scenes before and after."""
     before = {style: _scores(model, style, eval_scenes) for style in ("dark", "default")}
     args = TrainSamArguments(
-        model, "synthetic:dark", str(folder / "tuned"), synthetic_scenes=scenes, max_steps=steps,
+        model, train, str(folder / "tuned"), synthetic_scenes=scenes, max_steps=steps,
         batch_size=2, learning_rate=3e-4, warmup_steps=20, eval_steps=0, eval_limit=1, checkpointing_steps=0,
     )  # fmt: skip
     start = time.perf_counter()
@@ -112,7 +113,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(EMBEDDED_SAM), help="default: the embedded small SAM")
     parser.add_argument("--scenes", type=int, default=4, help="table1 scenes")
-    parser.add_argument("--finetune-scenes", type=int, default=8, help="dark training scenes")
+    parser.add_argument("--finetune-scenes", type=int, default=8, help="training scenes (of each source)")
+    parser.add_argument(
+        "--finetune-train",
+        default="synthetic:dark",
+        help="train-sam source: dark scenes, or with some of the old ones: synthetic:dark,synthetic",
+    )
     parser.add_argument("--eval-scenes", type=int, default=4, help="held-out scenes per style")
     parser.add_argument("--finetune-steps", type=int, default=300)
     parser.add_argument("--speed-steps", type=int, default=10)
@@ -125,8 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
         if "table1" in args.parts:
             result["table1"] = table1(args.model, args.scenes, tmp / "hrsc")
         if "finetune" in args.parts:
-            steps = args.finetune_steps
-            result["finetune"] = finetune(args.model, args.finetune_scenes, args.eval_scenes, steps, tmp)
+            scenes, steps = args.finetune_scenes, args.finetune_steps
+            result["finetune"] = finetune(args.model, args.finetune_train, scenes, args.eval_scenes, steps, tmp)
         if "speed" in args.parts:
             tiny = str(save_tiny_sam(tmp / "tiny"))
             result["speed"] = {

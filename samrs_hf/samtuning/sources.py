@@ -13,6 +13,8 @@ from what ``SRC`` is:
                                seeds ``0, 1, ...`` (so ``samrs demo --seed N`` scores unseen scenes)
 a ``.json`` file               :class:`CocoMasks`: a COCO instance file (polygons or RLE) and its images
 an HRSC2016 folder             :class:`HrscMasks`: the objects with a ``seg_color`` in the segmentation PNGs
+``SRC,SRC...``                 :class:`ConcatMasks`: the images of each, one after the other (e.g. new data
+                               with some of the old, against forgetting: ``synthetic:dark,synthetic``)
 =============================  ==========================================================================
 """
 
@@ -29,7 +31,15 @@ from PIL import Image
 from samrs_hf.experiments.synthetic import STYLES, make_scene
 from samrs_hf.records import SourceObject
 
-__all__ = ["CocoMasks", "HrscMasks", "MaskSource", "MaskedImage", "SyntheticMasks", "open_mask_source"]
+__all__ = [
+    "CocoMasks",
+    "ConcatMasks",
+    "HrscMasks",
+    "MaskSource",
+    "MaskedImage",
+    "SyntheticMasks",
+    "open_mask_source",
+]
 
 TRAINING_STREAM = 1
 """Spawn key of the synthetic training scenes: ``SeedSequence(i, spawn_key=(1,))`` is no integer seed's stream."""
@@ -125,6 +135,24 @@ class HrscMasks:
         return MaskedImage(record.image_id, record.read(), objects, masks)
 
 
+class ConcatMasks:
+    """The images of several sources, one source after the other."""
+
+    def __init__(self, sources: list[MaskSource]):
+        self.sources = sources
+        self.description = " + ".join(source.description for source in sources)
+
+    def __len__(self) -> int:
+        return sum(len(source) for source in self.sources)
+
+    def __getitem__(self, index: int) -> MaskedImage:
+        for source in self.sources:
+            if index < len(source):
+                return source[index]
+            index -= len(source)
+        raise IndexError(index)
+
+
 def open_mask_source(
     spec: str, flag: str, training: bool, images: str | None = None, split: str | None = None, count: int = 64
 ) -> MaskSource:
@@ -133,6 +161,8 @@ def open_mask_source(
     ``images``: the image folder of a COCO file (default: the file's folder); ``split``: HRSC2016's
     ``ImageSets`` list; ``count``: synthetic scenes.
     """
+    if "," in spec:
+        return ConcatMasks([open_mask_source(part, flag, training, images, split, count) for part in spec.split(",")])
     if spec == "synthetic" or spec.startswith("synthetic:"):
         return SyntheticMasks(count, training, style=spec.partition(":")[2] or "default")
     path = Path(spec)
