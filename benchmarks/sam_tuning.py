@@ -5,7 +5,8 @@ and the speed of the tuning loop.
             written in HRSC2016's layout (seeds from 1000: scenes it was not trained on)
   finetune  ``samrs train-sam`` from the embedded model on ``--finetune-scenes`` scenes whose objects are dark
             (style ``dark``; it was trained on light ones; ``--finetune-train synthetic:dark,synthetic`` adds as
-            many of its old training scenes), frozen image encoder (the default recipe), then
+            many of its old training scenes), frozen image encoder (the default recipe; ``--finetune-encoder
+            train`` trains every weight, ``lora8`` LoRA adapters of rank 8 on its attention), then
             mIoU_I / mIoU_P with hbox prompts on held-out dark scenes and on held-out scenes of the old
             (light) style, before and after
   speed     filling the embedding cache (s per image, bytes per image), decoder training steps/s on cached
@@ -56,12 +57,16 @@ def _scores(model: str, style: str, scenes: int) -> dict:
     return evaluate(backend, source, ["hbox"], scenes, accelerator, desc=f"scoring {style}")["hbox"].as_dict()
 
 
-def finetune(model: str, train: str, scenes: int, eval_scenes: int, steps: int, folder: Path) -> dict:
+def finetune(
+    model: str, train: str, scenes: int, eval_scenes: int, steps: int, lr: float, encoder: str, folder: Path
+) -> dict:
     """Tune ``model`` on ``train`` (dark scenes); hbox scores on held-out dark and light scenes before and after."""
     before = {style: _scores(model, style, eval_scenes) for style in ("dark", "default")}
+    lora = int(encoder.removeprefix("lora")) if encoder.startswith("lora") else 0
     args = TrainSamArguments(
-        model, train, str(folder / "tuned"), synthetic_scenes=scenes, max_steps=steps,
-        batch_size=2, learning_rate=3e-4, warmup_steps=20, eval_steps=0, eval_limit=1, checkpointing_steps=0,
+        model, train, str(folder / "tuned"), synthetic_scenes=scenes, max_steps=steps, batch_size=2,
+        learning_rate=lr, warmup_steps=20, eval_steps=0, eval_limit=1, checkpointing_steps=0,
+        train_encoder=encoder == "train", lora_rank=lora,
     )  # fmt: skip
     start = time.perf_counter()
     train_sam(args)
@@ -121,6 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--eval-scenes", type=int, default=4, help="held-out scenes per style")
     parser.add_argument("--finetune-steps", type=int, default=300)
+    parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument(
+        "--finetune-encoder",
+        default="frozen",
+        help="frozen (the default recipe: prompt encoder + decoder learn), train (every weight) or loraR (rank R)",
+    )
     parser.add_argument("--speed-steps", type=int, default=10)
     parser.add_argument("--parts", nargs="+", default=["table1", "finetune", "speed"])
     parser.add_argument("--json", help="write the result here")
@@ -132,7 +143,16 @@ def main(argv: list[str] | None = None) -> dict:
             result["table1"] = table1(args.model, args.scenes, tmp / "hrsc")
         if "finetune" in args.parts:
             scenes, steps = args.finetune_scenes, args.finetune_steps
-            result["finetune"] = finetune(args.model, args.finetune_train, scenes, args.eval_scenes, steps, tmp)
+            result["finetune"] = finetune(
+                args.model,
+                args.finetune_train,
+                scenes,
+                args.eval_scenes,
+                steps,
+                args.finetune_lr,
+                args.finetune_encoder,
+                tmp,
+            )
         if "speed" in args.parts:
             tiny = str(save_tiny_sam(tmp / "tiny"))
             result["speed"] = {

@@ -24,6 +24,7 @@ COMMANDS = {
     "prepare-training",
     "pretrain",
     "finetune",
+    "train-sam",
 }
 
 
