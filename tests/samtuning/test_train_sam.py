@@ -218,3 +218,11 @@ def test_mistakes_are_one_line(quick_sam, tmp_path, capsys, options, message):
     assert main(_args(tmp_path, quick_sam, tmp_path / "out", **options)) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"samrs train-sam: error: {message}") and "\n" not in error
+
+
+def test_sources_join_with_commas():
+    from samrs_hf.samtuning.sources import open_mask_source
+
+    joined = open_mask_source("synthetic:dark,synthetic", "--train", True, count=2)
+    assert len(joined) == 4 and joined.description.count("synthetic scenes") == 2
+    assert "style dark" in joined.description and "style default" in joined.description
