@@ -15,12 +15,13 @@ outside the timings (start-up excluded). Then, on the same tiles and prompts:
 The three run in turn ``--repeats`` times and the fastest of each counts. It reports images/s and
 instances/s, the overhead per instance outside SAM ((build - sam) / instances), build/sam and
 naive/build, and peak memory. A second part times one mask's post-processing for a compact mask
-(what a trained SAM returns for a box) and a dense one (what the tiny random SAM returns: a
-periodic pattern over half the tile), windowed and at full size. ``--masks box`` replaces the
-decoder's logits by the prompt boxes filled, after the decoder ran: masks shaped like a trained
-SAM's, at the tiny SAM's cost.
+(what a trained SAM returns for a box) and a dense one (what a tiny random SAM returns: a
+periodic pattern over half the tile), windowed and at full size, in SAM's 1024 frame. The default
+model is the embedded small SAM (``samrs_hf.models.EMBEDDED_SAM``), whose masks have a trained
+model's sizes; ``--masks box`` replaces the decoder's logits by the prompt boxes filled, after the
+decoder ran.
 
-    python benchmarks/build_throughput.py --json benchmarks/results_build_cpu.json    # tiny random SAM
+    python benchmarks/build_throughput.py --json benchmarks/results_build_cpu.json    # embedded small SAM
     python benchmarks/build_throughput.py --masks box      # masks shaped like a trained SAM's
     python benchmarks/build_throughput.py --model facebook/sam-vit-base --device cuda --dtype bf16
 """
@@ -28,7 +29,6 @@ SAM's, at the tiny SAM's cost.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from contextlib import contextmanager
@@ -36,18 +36,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import PeakMemory, machine
+from common import PeakMemory, machine, report
 from PIL import Image
 
 from samrs_hf.dataset import schema
 from samrs_hf.dataset.build import BuildOptions, BuildSummary, build_subset, plan_tiles
 from samrs_hf.dataset.subsets import get_subset
-from samrs_hf.experiments.tiny_sam import save_tiny_sam
 from samrs_hf.geometry import rbox_to_polygon
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.maps import encode_rle
 from samrs_hf.labeling.prompts import build_prompts
 from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.sources.base import object_from_polygon
 from samrs_hf.sources.dota import write_dota_labels
 
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model = args.model or str(save_tiny_sam(tmp / "tiny-sam"))
+        model = args.model or str(EMBEDDED_SAM)
         root = Path(args.root) if args.root else dense_scene(tmp / "raw", args.size, args.objects)
         labeler = SamLabeler(model, device, args.dtype, args.prompt_batch_size)
         memory = PeakMemory(device)
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> dict:
         result = {
             "machine": machine(device),
             "settings": {
-                "model": args.model or "tiny random SAM",
+                "model": args.model or "embedded small SAM",
                 "scene": args.root or f"synthetic {args.size}x{args.size}, {args.objects} objects",
                 "masks": {"model": "the model's own", "box": "the prompt box filled (box_shaped_masks)"}[args.masks],
                 "tiles": summary.tiles,
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> dict:
             "naive_over_build": naive_seconds / build_seconds,
             "peak_memory_mib": build_peak,
             "memory_before_build_mib": build_start,
-            "per_mask_ms": per_mask(labeler.frame),
+            "per_mask_ms": per_mask(SamFrame()),
         }
     return result
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--split", default="all", help="source split of --root (default: all)")
     parser.add_argument("--size", type=int, default=1848, help="synthetic scene side (default: 4 tiles)")
     parser.add_argument("--objects", type=int, default=500, help="synthetic scene objects")
-    parser.add_argument("--model", help="SAM checkpoint (default: a tiny random SAM)")
+    parser.add_argument("--model", help="SAM checkpoint (default: the embedded small SAM)")
     parser.add_argument(
         "--masks", choices=["model", "box"], default="model", help="box: masks shaped like a trained SAM's"
     )
@@ -228,11 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args(argv)
     result = run(args)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return result
+    return report(result, args.json)
 
 
 if __name__ == "__main__":

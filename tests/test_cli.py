@@ -26,6 +26,7 @@ COMMANDS = {
     "prepare-training",
     "pretrain",
     "finetune",
+    "train-sam",
 }
 
 

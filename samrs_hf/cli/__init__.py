@@ -26,6 +26,7 @@ from samrs_hf.cli import (
     push,
     stats,
     tiny_sam,
+    train_sam,
     viz,
 )
 
@@ -44,6 +45,7 @@ COMMANDS = (
     prepare_training,
     pretrain,
     finetune,
+    train_sam,
 )
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.dataset.subsets import RECIPES, SUBSETS, SubsetRecipe
 from samrs_hf.records import DEFAULT_MAX_IMAGE_PIXELS, LIMIT_FLAG, set_max_image_pixels
 
 if TYPE_CHECKING:
@@ -15,15 +15,15 @@ if TYPE_CHECKING:
     from samrs_hf.labeling.labeler import Decoding, SamLabeler
 
 
-def add_subset_argument(parser: argparse.ArgumentParser) -> None:
-    """The positional ``subset`` (sota, sior, fast); a source dataset's name says which subset reads it."""
-    parser.add_argument("subset", type=subset_name, choices=sorted(SUBSETS), help="SAMRS subset")
+def add_subset_argument(parser: argparse.ArgumentParser, recipes: dict[str, SubsetRecipe] = SUBSETS) -> None:
+    """The positional ``subset`` (one of ``recipes``); a source dataset's name says which subset reads it."""
+    parser.add_argument("subset", type=subset_name, choices=sorted(recipes), help="subset to make")
 
 
 def subset_name(value: str) -> str:
     """``value`` when it names a SAMRS subset; else an ``ArgumentTypeError`` that points from a source dataset
     (DOTA, DIOR, FAIR1M, HRSC2016) to what reads it."""
-    if value in SUBSETS:
+    if value in RECIPES:
         return value
     readers = {recipe.source[:4]: name for name, recipe in SUBSETS.items()}
     prefix = value.lower()[:4]
@@ -157,7 +157,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, out_help: str = "outp
     """``DATASET_DIR --config C [--split S] --out PATH [--overwrite]``: the arguments of commands that read a
     built subset and write files (see :func:`refuse_existing`)."""
     parser.add_argument("dataset_dir", type=Path, help="a dataset folder written by `samrs build`")
-    parser.add_argument("--config", required=True, choices=sorted(SUBSETS), help="subset to read")
+    parser.add_argument("--config", required=True, choices=sorted(RECIPES), help="subset to read")
     parser.add_argument("--split", default="train", help="dataset split (default: train)")
     parser.add_argument("--out", required=True, type=Path, help=out_help)
     add_overwrite_argument(parser)

@@ -20,17 +20,20 @@ from samrs_hf.cli.arguments import (
     decoding_of,
 )
 from samrs_hf.dataset.folder import check_dataset_folder
+from samrs_hf.dataset.subsets import RECIPES
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="build a SAMRS subset (sota, sior, fast) with SAM",
+        help="build a SAMRS subset (sota, sior, fast) or your own COCO detection file (coco) with SAM",
         description="Tile a raw detection dataset, label every object with SAM using the paper's prompt, "
         "and write Parquet shards + a dataset card. Rerunning resumes; works under `accelerate launch`.",
     )
-    add_subset_argument(parser)
-    parser.add_argument("--root", required=True, type=Path, help="raw detection dataset folder")
+    add_subset_argument(parser, RECIPES)
+    parser.add_argument(
+        "--root", required=True, type=Path, help="raw detection dataset folder (coco: the instance .json file)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="dataset folder (Parquet shards + README.md)")
     add_sam_arguments(parser, "facebook/sam-vit-huge", device_help="the process's accelerate device")
     parser.add_argument(
@@ -50,7 +53,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.root.is_dir():
+    if args.subset == "coco" and not args.root.is_file():
+        raise FileNotFoundError(f"--root {args.root}: no such file (the COCO instance .json)")
+    if args.subset != "coco" and not args.root.is_dir():
         raise FileNotFoundError(f"--root {args.root}: no such folder (the raw {args.subset} dataset)")
     check_checkpoint(args.model, "--model", "facebook/sam-vit-huge")
     check_dataset_folder(args.out)

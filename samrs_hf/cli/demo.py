@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from samrs_hf.cli.arguments import add_sam_arguments, make_labeler
+from samrs_hf.models import EMBEDDED_SAM
 
-DEFAULT_MODEL = "facebook/sam-vit-base"
+DEFAULT_MODEL = str(EMBEDDED_SAM)
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,8 @@ def register(subparsers) -> None:
         "demo",
         help="label a synthetic scene with SAM and score it against its known masks",
         description="Draw a synthetic overhead scene (ships, harbor, planes, storage tanks), write it in DOTA "
-        "format, label it with SAM and write label.png, overlay.png and metrics.json (mIoU_I / mIoU_P).",
+        "format, label it with SAM and write label.png, overlay.png and metrics.json (mIoU_I / mIoU_P). "
+        "The default model is the small SAM shipped in the package (trained on other synthetic scenes).",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     add_sam_arguments(parser, DEFAULT_MODEL)
@@ -30,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from samrs_hf.experiments.demo import run_demo
 
     metrics = run_demo(args.out, make_labeler(args), args.prompt, args.seed)
+    model = f"the embedded small SAM ({EMBEDDED_SAM}, see its README.md)" if args.model == DEFAULT_MODEL else args.model
     print(
         f"mIoU_I {metrics['mIoU_I']:.2f} %  mIoU_P {metrics['mIoU_P']:.2f} %  "
-        f"({metrics['instances']} objects, prompt {metrics['prompt']}, model {args.model})"
+        f"({metrics['instances']} objects, prompt {metrics['prompt']}, scene seed {args.seed}, model {model})"
     )
     print(
         f"wrote {args.out}/overlay.png (look here first), label.png (class indices: looks black in a viewer), "

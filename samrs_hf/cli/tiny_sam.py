@@ -14,13 +14,25 @@ def register(subparsers) -> None:
     )
     parser.add_argument("out", help="folder to write the model to")
     parser.add_argument("--family", default="sam", choices=("sam", "sam_hq", "sam2"), help="default: %(default)s")
+    parser.add_argument(
+        "--size",
+        default="tiny",
+        choices=("tiny", "small"),
+        help="tiny: the family's real frame, narrow layers (default); small (SAM only): the embedded model's "
+        "starting point, a 384-pixel frame, 64 wide, 4 layers",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from samrs_hf.experiments.tiny_sam import save_tiny_sam
+    from samrs_hf.experiments.tiny_sam import save_small_sam, save_tiny_sam
 
-    path = save_tiny_sam(args.out, seed=args.seed, family=args.family)
-    print(f"wrote a tiny random {args.family} checkpoint to {path}")
+    if args.size == "small":
+        if args.family != "sam":
+            raise ValueError(f"--size small is a SAM; drop --family {args.family}")
+        path = save_small_sam(args.out, seed=args.seed)
+    else:
+        path = save_tiny_sam(args.out, seed=args.seed, family=args.family)
+    print(f"wrote a {args.size} random {args.family} checkpoint to {path}")
     return 0

@@ -210,6 +210,8 @@ class BuildJob(SubsetJob[PlannedTile]):
 
     def __init__(self, options: BuildOptions, labeler: SamLabeler | None = None):
         recipe = get_subset(options.subset)
+        if not recipe.classes:  # a source with its own classes (coco)
+            recipe = recipe.with_classes(get_source(recipe.source)(options.root, **recipe.source_kwargs).classes)
         state = PartialState(cpu=_cpu_requested(options))
         super().__init__(recipe, options.out, state, options.rows_per_shard, options.skip_bad, options.overwrite)
         self.options, self.prompt, self._given_labeler = options, options.prompt or recipe.prompt, labeler
@@ -253,7 +255,7 @@ class BuildJob(SubsetJob[PlannedTile]):
             "source_kwargs": self.recipe.source_kwargs,
             "splits": list(self.options.splits or self.recipe.splits),
             "tiling": asdict(self.recipe.tiling),
-        }
+        } | ({"classes": list(self.recipe.classes)} if not get_subset(self.recipe.name).classes else {})
 
     def rows(self, items: list[PlannedTile], summary: BuildSummary) -> Iterator[Row | None]:
         """Label ``items`` ``image_batch_size`` tiles per encoder call. Tiles whose masks all come back empty
@@ -282,7 +284,8 @@ class BuildJob(SubsetJob[PlannedTile]):
             summary.tiles_without_masks += 1
             return None
         semantic = maps.semantic_map()
-        make = partial(tile_row, planned.tile, image, semantic, maps.records, self.options.root, original)
+        root = self.options.root if self.options.root.is_dir() else self.options.root.parent  # coco: the file's folder
+        make = partial(tile_row, planned.tile, image, semantic, maps.records, root, original)
         return Row(planned.split, make, len(maps.records))
 
     def _readable(

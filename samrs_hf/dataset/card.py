@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.compute as pc
-from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
 from filelock import UnixFileLock
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from samrs_hf.checkpoints import public_name
 from samrs_hf.dataset.atomic import write_atomic
-from samrs_hf.dataset.shards import read_build_settings, read_shard, shard_files, shard_split
-from samrs_hf.dataset.subsets import CARD_TEMPLATES, SUBSETS, SubsetRecipe
+from samrs_hf.dataset.shards import read_build_settings, read_shard, shard_files, shard_metadata, shard_split
+from samrs_hf.dataset.subsets import CARD_TEMPLATES, RECIPES, SubsetRecipe
 
-__all__ = ["SubsetCounts", "count_subset", "write_card"]
+__all__ = ["SubsetCounts", "built_recipe", "count_subset", "write_card"]
 
 CARD_LOCK = ".card.lock"
 """Held while the card is rewritten (builds of other subsets into the same folder wait for it)."""
@@ -34,6 +34,15 @@ class SubsetCounts:
 
     rows: Counter = field(default_factory=Counter)
     instances: Counter = field(default_factory=Counter)
+
+
+def built_recipe(folder: Path, recipe: SubsetRecipe) -> SubsetRecipe:
+    """``recipe`` with its classes; one whose classes come from its source (``coco``) takes them from the
+    ``category`` ClassLabel of its first committed shard in ``folder``."""
+    if recipe.classes:
+        return recipe
+    features = Features.from_arrow_schema(shard_metadata(shard_files(folder)[0]).schema.to_arrow_schema())
+    return recipe.with_classes(features["objects"].feature["category"].names)
 
 
 def count_subset(folder: Path, recipe: SubsetRecipe) -> SubsetCounts:
@@ -114,18 +123,19 @@ def write_card(dataset_dir: Path) -> Path | None:
 
 
 def _render_card(dataset_dir: Path, readme: Path) -> DatasetCard | None:
-    built = {
-        name: count_subset(dataset_dir / name, recipe)
-        for name, recipe in SUBSETS.items()
+    recipes = {
+        name: built_recipe(dataset_dir / name, recipe)
+        for name, recipe in RECIPES.items()
         if shard_files(dataset_dir / name)
     }
+    built = {name: count_subset(dataset_dir / name, recipe) for name, recipe in recipes.items()}
     configs = [_config_entry(dataset_dir / name, counts) for name, counts in built.items()]
-    infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, SUBSETS[name], c) for name, c in built.items()})
+    infos = DatasetInfosDict({name: _dataset_info(dataset_dir / name, recipes[name], c) for name, c in built.items()})
     if readme.exists():
         previous = DatasetCard.load(readme).data
-        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in SUBSETS]
+        configs += [c for c in previous.to_dict().get("configs") or [] if c.get("config_name") not in RECIPES]
         kept = DatasetInfosDict.from_dataset_card_data(previous)
-        infos.update({name: info for name, info in kept.items() if name not in SUBSETS})
+        infos.update({name: info for name, info in kept.items() if name not in RECIPES})
     if not configs:
         return None
     card_data = DatasetCardData(
@@ -138,10 +148,10 @@ def _render_card(dataset_dir: Path, readme: Path) -> DatasetCard | None:
     subsets = [
         {
             "name": name,
-            "description": SUBSETS[name].card_description,
+            "description": recipes[name].card_description,
             "rows": dict(counts.rows),
             "instances": sum(counts.instances.values()),
-            "classes": [(c, counts.instances[c]) for c in SUBSETS[name].classes],
+            "classes": [(c, counts.instances[c]) for c in recipes[name].classes],
             **_shown_settings(read_build_settings(dataset_dir / name) or {}),
         }
         for name, counts in built.items()

@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import DatasetCard
 
 from samrs_hf.dataset.shards import REDO_SHARD, shard_metadata, verify_shard
-from samrs_hf.dataset.subsets import SUBSETS, get_subset
+from samrs_hf.dataset.subsets import RECIPES, get_subset
 from samrs_hf.errors import DamagedFileError, summary
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _belongs_to_samrs(path: Path) -> bool:
         return True
     if path.name == CARD:
         return is_samrs_card(path)
-    return path.is_dir() and path.name in SUBSETS
+    return path.is_dir() and path.name in RECIPES
 
 
 def _folder_card(folder: Path) -> dict:

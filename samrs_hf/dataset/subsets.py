@@ -6,6 +6,7 @@ subset   source                splits                 tiles             prompt  
 sota     DOTA-v2.0 labelTxt    train, val             1024, stride 824  hbox    18       17,480
 sior     DIOR horizontal XML   train, val, test       800x800 as is     hbox    20       11,725
 fast     FAIR1M-2.0 XML        train, validation      600, stride 500   rhbox   37       64,147
+coco     a COCO instance file  train (``--split``)    1024, stride 824  hbox    its own  –
 =======  ====================  =====================  ================  ======  =======  ===========
 
 * SOTA: 1024/824 (200-pixel overlap) is the DOTA devkit's and BboxToolkit's usual split; the
@@ -18,6 +19,9 @@ fast     FAIR1M-2.0 XML        train, validation      600, stride 500   rhbox   
 * Class names: the semantic-map values follow the SAMRS release order
   (:data:`~samrs_hf.classes.SAMRS_RELEASE_CLASSES`); each recipe's ``release_name`` maps a
   source name onto it (DIOR lower-cased, FAIR1M spaces to ``-``).
+* coco: your own detection set as a COCO instance file (``--root FILE.json``), built like SOTA; its
+  classes are the file's categories (in ``id`` order), read from the file at build time and from
+  the shards' schema after (:func:`samrs_hf.dataset.card.built_recipe`). It is not a SEP subset.
 * SEP images: the subset sizes ``L_i`` of the official pre-training script (``main_pretrain.py``),
   which set the per-subset batch shares; SIOR counts DIOR trainval only.
 """
@@ -25,7 +29,7 @@ fast     FAIR1M-2.0 XML        train, validation      600, stride 500   rhbox   
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +39,7 @@ from samrs_hf.labeling.tiling import TilingSpec
 if TYPE_CHECKING:
     from datasets import Features
 
-__all__ = ["SUBSETS", "SubsetRecipe", "get_subset", "hf_split_name"]
+__all__ = ["RECIPES", "SUBSETS", "SubsetRecipe", "get_subset", "hf_split_name"]
 
 CARD_TEMPLATES = Path(__file__).parent / "card_templates"
 
@@ -66,6 +70,10 @@ class SubsetRecipe:
     release_name: Callable[[str], str]
     sep_images: int
     source_kwargs: dict = field(default_factory=dict)
+
+    def with_classes(self, classes: tuple[str, ...]) -> SubsetRecipe:
+        """This recipe with ``classes`` (a recipe whose classes come from its source has none of its own)."""
+        return replace(self, classes=tuple(classes))
 
     @property
     def features(self) -> Features:
@@ -118,15 +126,23 @@ SUBSETS: dict[str, SubsetRecipe] = {
     )
 }
 
+"""The paper's subsets (what SEP pre-trains on)."""
+
+RECIPES: dict[str, SubsetRecipe] = {
+    **SUBSETS,
+    "coco": SubsetRecipe("coco", "coco", ("train",), TilingSpec(1024, 824), "hbox", (), _same, sep_images=0),
+}
+"""Every subset ``samrs build`` makes: the paper's and ``coco`` (a COCO instance file, with its own classes)."""
+
 _HF_SPLITS = {"val": "validation", "all": "train"}
 
 
 def get_subset(name: str) -> SubsetRecipe:
-    """The recipe of ``name`` (``sota``, ``sior`` or ``fast``)."""
+    """The recipe of ``name`` (``sota``, ``sior``, ``fast`` or ``coco``)."""
     try:
-        return SUBSETS[name]
+        return RECIPES[name]
     except KeyError:
-        raise ValueError(f"unknown subset {name!r}; choose from {', '.join(SUBSETS)}") from None
+        raise ValueError(f"unknown subset {name!r}; choose from {', '.join(RECIPES)}") from None
 
 
 def hf_split_name(split: str) -> str:

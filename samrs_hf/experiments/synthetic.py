@@ -14,17 +14,27 @@ outline, as a DOTA annotator would draw it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from pycocotools import mask as mask_utils
 
 from samrs_hf.geometry import polygon_to_hbox, polygon_to_rbox, rasterize_polygon, rbox_to_polygon, rotate_points
 from samrs_hf.records import SourceObject
 from samrs_hf.sources.dota import write_dota_labels
 
-__all__ = ["Scene", "SceneObject", "make_scene", "write_dota_scene"]
+__all__ = [
+    "STYLES",
+    "Scene",
+    "SceneObject",
+    "make_scene",
+    "write_coco_scenes",
+    "write_dota_scene",
+    "write_hrsc_scenes",
+]
 
 
 @dataclass
@@ -175,8 +185,18 @@ def _layout(rng: np.random.Generator) -> list[tuple[str, Shape, tuple[int, int, 
     return shapes
 
 
-def make_scene(seed: int = 0, image_id: str | None = None) -> Scene:
-    """Draw the 1024x768 synthetic scene (deterministic for a given ``seed``)."""
+STYLES: dict[str, dict[str, tuple[int, int, int]]] = {
+    "default": {},
+    "dark": {"ship": (48, 44, 40), "plane": (58, 60, 66), "storage-tank": (70, 62, 52), "harbor": (84, 78, 70)},
+}
+"""Object colours by category that replace the default (light) ones: ``dark`` objects are an appearance the
+embedded model never saw (the fine-tuning experiment of ``benchmarks/sam_tuning.py``)."""
+
+
+def make_scene(seed: int | np.random.SeedSequence = 0, image_id: str | None = None, style: str = "default") -> Scene:
+    """Draw the 1024x768 synthetic scene (deterministic for a given ``seed`` and ``style``, see :data:`STYLES`)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown scene style {style!r}; choose from {', '.join(STYLES)}")
     rng = np.random.default_rng(seed)
     painter = _Painter(rng, HEIGHT, WIDTH)
     water = np.zeros((HEIGHT, WIDTH), dtype=bool)
@@ -187,6 +207,7 @@ def make_scene(seed: int = 0, image_id: str | None = None) -> Scene:
     owner = np.full((HEIGHT, WIDTH), -1, dtype=np.int16)  # which object each pixel shows
     objects = []
     for index, (category, shape, color) in enumerate(_layout(rng)):
+        color = STYLES[style].get(category, color)
         mask, outline = _shape_mask(shape, HEIGHT, WIDTH)
         painter.fill(mask, np.asarray(color) * rng.uniform(0.9, 1.0))
         owner[mask] = index
@@ -217,3 +238,68 @@ def write_dota_scene(out_dir: str | Path, scene: Scene) -> Path:
     scene.image.save(out_dir / "images" / f"{scene.image_id}.png")
     write_dota_labels(out_dir / "labelTxt" / f"{scene.image_id}.txt", [o.to_source_object() for o in scene.objects])
     return out_dir
+
+
+def write_coco_scenes(out_dir: str | Path, scenes: list[Scene], classes: tuple[str, ...]) -> Path:
+    """Write the scenes as ``images/<id>.png`` and a COCO instance file ``annotations.json`` (categories
+    ``classes``, ids from 1) under ``out_dir``; return the file. Ships are written as their polygon (what
+    an annotator draws), every other object as the RLE of its visible mask."""
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for number, scene in enumerate(scenes, 1):
+        scene.image.save(out_dir / "images" / f"{scene.image_id}.png")
+        images.append({"id": number, "file_name": f"{scene.image_id}.png", "width": scene.image.width,
+                       "height": scene.image.height})  # fmt: skip
+        for obj in scene.objects:
+            rle = mask_utils.encode(np.asfortranarray(obj.mask.astype(np.uint8)))
+            x, y, w, h = mask_utils.toBbox(rle).tolist()
+            segmentation = (
+                [obj.outline.ravel().round(2).tolist()]
+                if obj.category == "ship"
+                else {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+            )
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": number, "category_id": classes.index(obj.category) + 1,
+                 "bbox": [x, y, w, h], "area": int(obj.mask.sum()), "segmentation": segmentation, "iscrowd": 0}
+            )  # fmt: skip
+    categories = [{"id": i, "name": name, "supercategory": "object"} for i, name in enumerate(classes, 1)]
+    path = out_dir / "annotations.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    return path
+
+
+HRSC_OBJECT = """    <HRSC_Object>
+      <Class_ID>100000001</Class_ID><difficult>0</difficult>
+      <box_xmin>{0:.1f}</box_xmin><box_ymin>{1:.1f}</box_ymin><box_xmax>{2:.1f}</box_xmax><box_ymax>{3:.1f}</box_ymax>
+      <mbox_cx>{4:.4f}</mbox_cx><mbox_cy>{5:.4f}</mbox_cy><mbox_w>{6:.4f}</mbox_w><mbox_h>{7:.4f}</mbox_h>
+      <mbox_ang>{8:.6f}</mbox_ang><seg_color>{9},{10},{11}</seg_color>
+    </HRSC_Object>
+"""
+
+
+def write_hrsc_scenes(root: str | Path, scenes: list[Scene]) -> Path:
+    """Write the scenes in HRSC2016's layout under ``root`` (``AllImages/*.bmp``, ``Annotations/*.xml``,
+    ``Segmentations/*.png`` with one colour per object, ``ImageSets/test.txt``), so that ``samrs ablate`` scores
+    them; every object is written as class 01 (``ship``: HRSC2016 has ship classes only, and the ablation
+    reads no class). Returns ``root``."""
+    root = Path(root)
+    for folder in ("AllImages", "Annotations", "Segmentations", "ImageSets"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for scene in scenes:
+        segmentation = np.zeros((scene.image.height, scene.image.width, 3), dtype=np.uint8)
+        objects = []
+        for number, obj in enumerate(scene.objects, 1):
+            color = (number, 255 - number, 128)
+            segmentation[obj.mask] = color
+            objects.append(HRSC_OBJECT.format(*obj.hbox, *obj.rbox, *color))
+        scene.image.save(root / "AllImages" / f"{scene.image_id}.bmp")
+        Image.fromarray(segmentation).save(root / "Segmentations" / f"{scene.image_id}.png")
+        xml = (
+            f"<HRSC_Image><Img_ID>{scene.image_id}</Img_ID><Img_SizeWidth>{scene.image.width}</Img_SizeWidth>"
+            f"<Img_SizeHeight>{scene.image.height}</Img_SizeHeight>\n  <HRSC_Objects>\n{''.join(objects)}"
+            "  </HRSC_Objects>\n</HRSC_Image>\n"
+        )
+        (root / "Annotations" / f"{scene.image_id}.xml").write_text(xml, encoding="utf-8")
+    (root / "ImageSets" / "test.txt").write_text("".join(f"{s.image_id}\n" for s in scenes), encoding="utf-8")
+    return root

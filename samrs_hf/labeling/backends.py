@@ -24,6 +24,7 @@ std. Its masks come back with SAM 2's ``post_process_masks`` rule (one bilinear 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Sequence
@@ -50,6 +51,12 @@ __all__ = ["BACKENDS", "Sam2Backend", "SamBackend", "SamHQBackend", "load_backen
 Embeddings = tuple[torch.Tensor, ...]
 
 
+def _image_embeddings(model: PreTrainedModel, pixel_values: torch.Tensor):
+    """``model.get_image_embeddings(pixel_values)`` without its ``no_grad`` decorator, so that an encoder being
+    trained gets gradients (the labeler runs it under ``inference_mode`` anyway)."""
+    return inspect.unwrap(type(model).get_image_embeddings)(model, pixel_values)
+
+
 class SamBackend:
     """SAM: ``SamModel`` with ``SamProcessor``'s resize-longest-side-and-pad frame."""
 
@@ -62,12 +69,39 @@ class SamBackend:
         self.processor = self.processor_class.from_pretrained(checkpoint)
         self.frame = SamFrame.from_image_processor(self.processor.image_processor)
 
+    def save_pretrained(self, folder: str | Path) -> None:
+        """The model (safetensors, ``config.json``) and its preprocessing configuration, loadable as a checkpoint."""
+        self.model.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
+
     def pixel_values(self, images: Sequence[Image.Image | np.ndarray]) -> torch.Tensor:
         """``(n, 3, H, W)`` model inputs of ``images`` (the processor's own preprocessing)."""
         return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
 
     def encode(self, pixel_values: torch.Tensor) -> Embeddings:
-        return (self.model.get_image_embeddings(pixel_values),)
+        return (_image_embeddings(self.model, pixel_values),)
+
+    def decode_prompts(
+        self, embeddings: Embeddings, inputs: dict[str, torch.Tensor], multimask: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(n, k, *mask_size)`` and predicted IoUs ``(n, k)`` of ``n`` prompts on one image (``k`` = 3
+        with ``multimask``, else 1); ``inputs`` are :meth:`~samrs_hf.labeling.prompts.SamPrompts.chunk`'s, on the
+        model's device.
+
+        Point/box prompts go in as one image with ``n`` prompts (SAM's point batch, saving ``n`` copies of
+        the embedding). Mask inputs need one batch row per prompt: transformers' decoders add the dense
+        embedding before repeating the image per prompt.
+        """
+        n = len(next(iter(inputs.values())))
+        if "input_masks" in inputs:
+            dtype = embeddings[0].dtype
+            inputs = {**inputs, "input_masks": inputs["input_masks"].to(dtype)}
+            embeddings = tuple(t.expand(n, *t.shape[1:]) for t in embeddings)
+        else:  # (n, 1, ...) -> (1, n, ...)
+            inputs = {k: v.transpose(0, 1) for k, v in inputs.items()}
+        masks, scores = self.decode(embeddings, inputs, multimask)
+        k = masks.shape[2]
+        return masks.reshape(n, k, *masks.shape[-2:]), scores.reshape(n, k)
 
     def decode(self, embeddings: Embeddings, inputs: dict, multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(image_embeddings=embeddings[0], multimask_output=multimask, **inputs)
@@ -83,7 +117,7 @@ class SamHQBackend(SamBackend):
     processor_class = SamHQProcessor
 
     def encode(self, pixel_values: torch.Tensor) -> Embeddings:
-        embeddings, intermediate = self.model.get_image_embeddings(pixel_values)
+        embeddings, intermediate = _image_embeddings(self.model, pixel_values)
         return (embeddings, *intermediate)
 
     def decode(self, embeddings: Embeddings, inputs: dict, multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,13 +138,18 @@ class Sam2Backend(SamBackend):
 
     def __init__(self, model: PreTrainedModel, checkpoint: str):
         self.model = model
-        settings = _preprocessor_settings(checkpoint)
+        self.settings = settings = _preprocessor_settings(checkpoint)
         size = settings.get("size", {"height": 1024, "width": 1024})
         self.size = (int(size["height"]), int(size["width"]))
         self.mean = torch.tensor(settings.get("image_mean", (0.485, 0.456, 0.406)))[:, None, None]
         self.std = torch.tensor(settings.get("image_std", (0.229, 0.224, 0.225)))[:, None, None]
         mask = settings.get("mask_size", {"height": 256, "width": 256})
         self.frame = SamFrame(pad_size=self.size, mask_size=(int(mask["height"]), int(mask["width"])), square=True)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        self.model.save_pretrained(folder)
+        text = json.dumps(self.settings, indent=2)
+        (Path(folder) / "preprocessor_config.json").write_text(text, encoding="utf-8")
 
     def pixel_values(self, images: Sequence[Image.Image | np.ndarray]) -> torch.Tensor:
         out = []
@@ -123,7 +162,7 @@ class Sam2Backend(SamBackend):
         return torch.stack(out)
 
     def encode(self, pixel_values: torch.Tensor) -> Embeddings:
-        return tuple(self.model.get_image_embeddings(pixel_values))
+        return tuple(_image_embeddings(self.model, pixel_values))
 
     def decode(self, embeddings: Embeddings, inputs: dict, multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(image_embeddings=list(embeddings), multimask_output=multimask, **inputs)

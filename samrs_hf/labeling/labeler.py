@@ -145,10 +145,6 @@ class ImageEncoding:
     embeddings: tuple[torch.Tensor, ...]
     image_size: tuple[int, int]
 
-    def rows(self, n: int) -> tuple[torch.Tensor, ...]:
-        """The embeddings repeated for ``n`` batch rows (without copying)."""
-        return tuple(t.expand(n, *t.shape[1:]) for t in self.embeddings)
-
 
 def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     if dtype is None or isinstance(dtype, torch.dtype):
@@ -163,7 +159,8 @@ def _image_size(image: Image.Image | np.ndarray) -> tuple[int, int]:
 
 
 class SamLabeler:
-    """Label objects with a SAM, SAM-HQ or SAM 2 checkpoint (Hub id or local folder in ``model``).
+    """Label objects with a SAM, SAM-HQ or SAM 2 checkpoint (Hub id or local folder in ``model``, or an already
+    loaded :class:`~samrs_hf.labeling.backends.SamBackend`, whose model's device and dtype are then the caller's).
 
     ``device`` defaults to CUDA when available. ``dtype`` (``"bf16"``, ``"fp16"``; default fp32, the
     paper's) sets the weights' precision and runs the model under autocast; attention uses PyTorch's
@@ -176,7 +173,7 @@ class SamLabeler:
 
     def __init__(
         self,
-        model: str | os.PathLike = "facebook/sam-vit-huge",
+        model: str | os.PathLike | SamBackend = "facebook/sam-vit-huge",
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         prompt_batch_size: int | None = None,
@@ -189,11 +186,17 @@ class SamLabeler:
             raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
         self.dtype = _resolve_dtype(dtype)
         self.decoding = Decoding.parse(decoding)
-        self.model_id = str(model)
-        checkpoint = check_checkpoint(
-            model, "--model", "facebook/sam-vit-huge", "`samrs tiny-sam DIR` writes a tiny random SAM to try things out"
-        )
-        self.backend: SamBackend = load_backend(checkpoint, self.device, self.dtype)
+        if isinstance(model, SamBackend):  # a model in memory, e.g. one being trained
+            self.backend, self.model_id = model, model.model.name_or_path
+        else:
+            self.model_id = str(model)
+            checkpoint = check_checkpoint(
+                model,
+                "--model",
+                "facebook/sam-vit-huge",
+                "`samrs tiny-sam DIR` writes a tiny random SAM to try things out",
+            )
+            self.backend = load_backend(checkpoint, self.device, self.dtype)
         self.model, self.frame = self.backend.model, self.backend.frame
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
@@ -282,24 +285,12 @@ class SamLabeler:
         self, encoding: ImageEncoding, inputs: dict[str, torch.Tensor], multimask: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The mask decoder for one chunk: float32 low-res logits ``(n, k, 256, 256)`` on the device and IoU
-        scores ``(n, k)`` on the CPU (``k`` = 3 with ``multimask``, else 1).
-
-        Point/box prompts go in as one image with ``n`` prompts (SAM's point batch, saving ``n``
-        copies of the embedding). Mask inputs need one batch row per prompt: transformers' decoders
-        add the dense embedding before repeating the image per prompt.
-        """
+        scores ``(n, k)`` on the CPU (``k`` = 3 with ``multimask``, else 1); see
+        :meth:`~samrs_hf.labeling.backends.SamBackend.decode_prompts`."""
         inputs = {k: self._to_device(v) for k, v in inputs.items()}
-        n = len(next(iter(inputs.values())))
-        if "input_masks" in inputs:
-            inputs["input_masks"] = inputs["input_masks"].to(self.dtype)
-            embeddings = encoding.rows(n)
-        else:  # (n, 1, ...) -> (1, n, ...)
-            inputs = {k: v.transpose(0, 1) for k, v in inputs.items()}
-            embeddings = encoding.embeddings
         with self._autocast():
-            masks, scores = self.backend.decode(embeddings, inputs, multimask)
-        k = masks.shape[2]
-        return masks.reshape(n, k, *masks.shape[-2:]).float(), scores.reshape(n, k).float().cpu()
+            masks, scores = self.backend.decode_prompts(encoding.embeddings, inputs, multimask)
+        return masks.float(), scores.float().cpu()
 
 
 def _clip_to_rbox(window: MaskWindow, obj: SourceObject, margin: float) -> MaskWindow | None:

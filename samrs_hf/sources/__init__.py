@@ -14,13 +14,14 @@ carry the source's own class names (``reader.classes`` in the source's order)::
 from __future__ import annotations
 
 from .base import AnnotationError, DetectionSource, ParsedAnnotation, SkipReport
+from .coco import COCO, read_coco_json
 from .dior import DIOR, read_dior_xml
 from .dota import DOTA, read_dota_labels, write_dota_labels
 from .fair1m import FAIR1M, read_fair1m_xml
 from .hrsc2016 import HRSC2016, read_hrsc_xml
 
-SOURCES: dict[str, type[DetectionSource]] = {cls.name: cls for cls in (DOTA, DIOR, FAIR1M, HRSC2016)}
-"""Reader class by name: ``dota``, ``dior``, ``fair1m``, ``hrsc2016``."""
+SOURCES: dict[str, type[DetectionSource]] = {cls.name: cls for cls in (DOTA, DIOR, FAIR1M, HRSC2016, COCO)}
+"""Reader class by name: ``dota``, ``dior``, ``fair1m``, ``hrsc2016``, ``coco``."""
 
 
 def get_source(name: str) -> type[DetectionSource]:
@@ -32,6 +33,7 @@ def get_source(name: str) -> type[DetectionSource]:
 
 
 __all__ = [
+    "COCO",
     "DIOR",
     "DOTA",
     "FAIR1M",
@@ -42,6 +44,7 @@ __all__ = [
     "ParsedAnnotation",
     "SkipReport",
     "get_source",
+    "read_coco_json",
     "read_dior_xml",
     "read_dota_labels",
     "read_fair1m_xml",

@@ -12,8 +12,11 @@ from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.dataset.viz import class_colors
 from samrs_hf.experiments.demo import run_demo
 from samrs_hf.experiments.synthetic import make_scene
-from samrs_hf.labeling.labeler import LabeledObject
+from samrs_hf.labeling.labeler import LabeledObject, SamLabeler
 from samrs_hf.labeling.transforms import MaskWindow
+from samrs_hf.models import EMBEDDED_SAM
+
+EMBEDDED_TARGET = 60.0
 
 
 class OracleLabeler:
@@ -66,7 +69,7 @@ def test_demo_offline_without_cached_model_says_use_model_path(tmp_path):
     env.pop("HF_HUB_CACHE", None)
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "samrs_hf.cli", "demo", "--out", str(out)],
+        [sys.executable, "-m", "samrs_hf.cli", "demo", "--out", str(out), "--model", "facebook/sam-vit-base"],
         env=env,
         capture_output=True,
         text=True,
@@ -76,3 +79,22 @@ def test_demo_offline_without_cached_model_says_use_model_path(tmp_path):
     assert "--model PATH" in proc.stderr and "facebook/sam-vit-base" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1
     assert not out.exists()
+
+
+def test_demo_default_is_the_embedded_sam_and_draws_real_masks(tmp_path, capsys):
+    """No --model: the small SAM shipped in the package, no Hub; on a scene seed it was not trained on (training
+    draws from streams no integer seed reaches) it reaches the embedded model's target, 60% mIoU_I."""
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--seed", "2027"]) == 0
+    printed = capsys.readouterr().out
+    assert f"model the embedded small SAM ({EMBEDDED_SAM}" in printed and "scene seed 2027" in printed
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert metrics["model"] == str(EMBEDDED_SAM) and metrics["instances"] == 23
+    assert metrics["mIoU_I"] >= EMBEDDED_TARGET, metrics
+
+
+def test_embedded_sam_is_small_and_loads_strictly():
+    size = sum(path.stat().st_size for path in EMBEDDED_SAM.iterdir())
+    assert size <= 10 * 2**20
+    labeler = SamLabeler(str(EMBEDDED_SAM))  # strict: missing or unexpected weights raise
+    assert labeler.frame.longest_edge == 384 and labeler.frame.mask_size == (96, 96)
+    assert "samrs train-sam" in (EMBEDDED_SAM / "README.md").read_text()

@@ -1,12 +1,14 @@
 import pytest
 
-from samrs_hf.sources import DIOR, DOTA, FAIR1M, HRSC2016, SOURCES, get_source
+from samrs_hf.sources import COCO, DIOR, DOTA, FAIR1M, HRSC2016, SOURCES, get_source
 
 
 def test_get_source_by_name():
-    assert [get_source(name) for name in ("dota", "DIOR", "fair1m", "hrsc2016")] == [DOTA, DIOR, FAIR1M, HRSC2016]
-    assert set(SOURCES) == {"dota", "dior", "fair1m", "hrsc2016"}
-    with pytest.raises(ValueError, match="unknown source 'isaid'; choose from dota, dior, fair1m, hrsc2016"):
+    assert [get_source(name) for name in ("dota", "DIOR", "fair1m", "hrsc2016", "COCO")] == [
+        DOTA, DIOR, FAIR1M, HRSC2016, COCO
+    ]  # fmt: skip
+    assert set(SOURCES) == {"dota", "dior", "fair1m", "hrsc2016", "coco"}
+    with pytest.raises(ValueError, match="unknown source 'isaid'; choose from dota, dior, fair1m, hrsc2016, coco"):
         get_source("isaid")
 
 
