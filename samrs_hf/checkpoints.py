@@ -27,6 +27,7 @@ from huggingface_hub.utils import validate_repo_id
 __all__ = [
     "HubAccessError",
     "ModelNotAvailableError",
+    "cache_only",
     "check_checkpoint",
     "check_hub_upload",
     "hub_reachable",
@@ -85,6 +86,15 @@ def hub_reachable(repo_id: str) -> bool:
     except Exception:  # no answer: DNS, refused connection, timeout, proxy failure
         return False
     return True
+
+
+def cache_only(name: str | os.PathLike) -> bool:
+    """Whether ``name`` must load from the local cache alone: a Hub repo while the Hub does not answer.
+
+    Pass it as ``from_pretrained(..., local_files_only=cache_only(name))``: otherwise, with peft installed,
+    transformers asks the Hub for an optional adapter config and retries for ~23 s before it goes on.
+    """
+    return on_hub(name) and not hub_reachable(str(name))
 
 
 def is_cached(repo_id: str, filenames: Iterable[str]) -> bool:

@@ -44,6 +44,7 @@ from transformers import (
     SamProcessor,
 )
 
+from samrs_hf.checkpoints import cache_only
 from samrs_hf.labeling.transforms import SamFrame
 
 __all__ = ["BACKENDS", "Sam2Backend", "SamBackend", "SamHQBackend", "load_backend"]
@@ -196,7 +197,9 @@ def load_backend(checkpoint: str, device: torch.device, dtype: torch.dtype) -> S
             f"--model {checkpoint} is a {model_type!r} checkpoint; samrs labels with {families} image models"
         )
     backend = BACKENDS[model_type]
-    model, info = backend.model_class.from_pretrained(checkpoint, dtype=dtype, output_loading_info=True)
+    model, info = backend.model_class.from_pretrained(
+        checkpoint, dtype=dtype, output_loading_info=True, local_files_only=cache_only(checkpoint)
+    )
     problems = {key: sorted(info[key]) for key in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[key]}
     if problems:
         summary = "; ".join(

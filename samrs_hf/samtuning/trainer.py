@@ -29,7 +29,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from samrs_hf.checkpoints import check_checkpoint, hub_reachable
+from samrs_hf.checkpoints import check_checkpoint, check_hub_upload
 from samrs_hf.labeling.backends import SamBackend, load_backend
 from samrs_hf.labeling.prompts import PromptSpec
 from samrs_hf.metrics.instance import InstanceIoU
@@ -257,9 +257,8 @@ def train_sam(args: TrainSamArguments) -> dict:
     )
     args.validate(accelerator.num_processes)
     set_seed(args.seed)
-    if args.push_to_hub and not hub_reachable(args.push_to_hub):
-        raise OSError(f"--push-to-hub {args.push_to_hub}: the Hub is unreachable (or HF_HUB_OFFLINE is set); "
-                      "train without it and upload the folder later with huggingface-cli upload")  # fmt: skip
+    if args.push_to_hub:
+        check_hub_upload(args.push_to_hub, "--push-to-hub")
     checkpoint = check_checkpoint(args.model, "--model", "facebook/sam-vit-base")
     source = open_mask_source(args.train, "--train", True, args.train_images, args.train_split, args.synthetic_scenes)
     if len(source) == 0:

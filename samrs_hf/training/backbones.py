@@ -144,19 +144,25 @@ def backbone_config(name: str) -> PreTrainedConfig:
     return config
 
 
-def load_backbone_weights(backbone: nn.Module, name: str) -> None:
+def load_backbone_weights(backbone: nn.Module, name: str, local_files_only: bool = False) -> None:
     """Copy the weights of ``name``'s backbone (Hub id or folder) into ``backbone``.
 
     Every weight must match, except a classification checkpoint's head (``classifier.*``, unused) and
     the per-stage norms transformers' Swin / ConvNeXt backbones add (``hidden_states_norms.*``, which
     keep their initialisation). Loads through the backbone's own class: ``AutoBackbone.from_pretrained``
     asks the Hub whether the repo exists even for a local folder (transformers 5.24), which fails offline.
+    ``local_files_only``: read the Hub cache alone (when the Hub does not answer).
     """
     source = hub_id(name)
     target: PreTrainedModel = backbone.vit if isinstance(backbone, ViTPyramid) else backbone
     options = {"add_pooling_layer": False} if isinstance(backbone, ViTPyramid) else {}
     pretrained, info = type(target).from_pretrained(
-        source, config=target.config, use_safetensors=True, output_loading_info=True, **options
+        source,
+        config=target.config,
+        use_safetensors=True,
+        output_loading_info=True,
+        local_files_only=local_files_only,
+        **options,
     )
     allowed = {"missing_keys": BACKBONE_ONLY_KEYS, "unexpected_keys": CLASSIFIER_KEYS, "mismatched_keys": ()}
     wrong = {

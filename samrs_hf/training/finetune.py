@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from samrs_hf.checkpoints import check_hub_upload
+from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
 from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
@@ -67,7 +67,7 @@ def require_init(init: str) -> None:
 
 def load_for_finetuning(init: str, spec: SegDatasetSpec) -> SepModel:
     """The SEP model at ``init`` (safetensors) with its heads replaced by one fresh head for ``spec``."""
-    model = SepModel.from_pretrained(init, use_safetensors=True)
+    model = SepModel.from_pretrained(init, use_safetensors=True, local_files_only=cache_only(init))
     model.set_heads({spec.name: list(spec.classes)})
     return model
 

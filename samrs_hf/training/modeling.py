@@ -187,14 +187,16 @@ def build_sep_model(
     heads: dict[str, list[str]],
     pretrained_backbone: bool = True,
     decoder_channels: int = 512,
+    local_files_only: bool = False,
 ) -> SepModel:
-    """A fresh SEP model; with ``pretrained_backbone`` the backbone weights come from ``backbone``'s Hub id/folder."""
+    """A fresh SEP model; with ``pretrained_backbone`` the backbone weights come from ``backbone``'s Hub id/folder
+    (from the Hub cache alone with ``local_files_only``)."""
     config = SepConfig(
         backbone_config=backbone_config(backbone), decoder=decoder, decoder_channels=decoder_channels, heads=heads
     )
     model = SepModel(config)
     if pretrained_backbone:
-        load_backbone_weights(model.backbone, backbone)
+        load_backbone_weights(model.backbone, backbone, local_files_only)
     return model
 
 

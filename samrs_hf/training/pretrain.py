@@ -9,10 +9,10 @@ from functools import partial
 from accelerate import Accelerator
 from datasets import get_dataset_split_names
 
-from samrs_hf.checkpoints import check_hub_upload
+from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
-from samrs_hf.training.backbones import BACKBONES
+from samrs_hf.training.backbones import BACKBONES, hub_id
 from samrs_hf.training.checks import (
     MIN_MICRO_BATCH,
     check_backbone,
@@ -119,7 +119,8 @@ def pretrain(args: SepArguments) -> list[dict]:
     require_backbone(args.backbone, args.pretrained_backbone)
     train = training_input(args, accelerator)
     accelerator.print(f"per-subset batch sizes: {train.batch_sizes}")
+    heads, local_only = samrs_classes(args.configs), args.pretrained_backbone and cache_only(hub_id(args.backbone))
     model = build_sep_model(
-        args.backbone, args.decoder, samrs_classes(args.configs), args.pretrained_backbone, args.decoder_channels
+        args.backbone, args.decoder, heads, args.pretrained_backbone, args.decoder_channels, local_only
     )
     return fit(accelerator, args, model, train, load_evaluation(args), miou_scores, args.dataset)

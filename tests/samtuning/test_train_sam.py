@@ -187,21 +187,28 @@ def test_lora_adapters_are_merged_into_a_plain_checkpoint(quick_sam, tmp_path):
 def test_push_to_hub_uploads_the_folder_and_checks_the_hub_first(quick_sam, tmp_path, monkeypatch, capsys):
     import huggingface_hub
 
+    from samrs_hf.checkpoints import HubAccessError
+
     calls = []
+
+    def unreachable(repo_id, flag):
+        raise HubAccessError(f"{flag} {repo_id}: the Hub is unreachable")
+
     monkeypatch.setattr(huggingface_hub, "create_repo", lambda *a, **k: calls.append(("create", a, k)))
     monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **k: calls.append(("upload", k)) or "URL")
-    monkeypatch.setattr("samrs_hf.samtuning.trainer.hub_reachable", lambda repo: False)
+    monkeypatch.setattr("samrs_hf.samtuning.trainer.check_hub_upload", unreachable)
     options = {"--max-steps": 1, "--eval": "none", "--push-to-hub": "org/tuned"}
     assert main(_args(tmp_path, quick_sam, tmp_path / "a", **options)) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("samrs train-sam: error: --push-to-hub org/tuned: the Hub is unreachable")
     assert "\n" not in error and not (tmp_path / "a").exists() and not calls
-    monkeypatch.setattr("samrs_hf.samtuning.trainer.hub_reachable", lambda repo: True)
+    monkeypatch.setattr("samrs_hf.samtuning.trainer.check_hub_upload", lambda repo_id, flag: None)
     assert main(_args(tmp_path, quick_sam, tmp_path / "b", **options)) == 0
     assert calls[0] == ("create", ("org/tuned",), {"exist_ok": True})
     upload = calls[1][1]
     assert (upload["repo_id"], upload["folder_path"]) == ("org/tuned", str(tmp_path / "b"))
-    assert "checkpoints/*" in upload["ignore_patterns"]
+    top = {path.name for path in (tmp_path / "b").iterdir() if path.is_file()}
+    assert set(upload["allow_patterns"]) == top and {"config.json", "model.safetensors", "README.md"} <= top
 
 
 @pytest.mark.parametrize(
