@@ -64,6 +64,9 @@ in 0.07-0.34 s and resumed in 0.1-0.2 s, against 177-665 MiB, 1.1-1.8 s and 1.3-
 AMD EPYC, 2026-12-07); 16 leaves SAMRS's smallest training split (SIOR, 11,725 tiles) 733 shards."""
 ROW_GROUP_BYTES = 32 * 2**20
 """Arrow bytes per row group at most (~16 tiles of 1024): rows of dense tiles (many instances) close it early."""
+SHARD_BYTES = 256 * 2**20
+"""Arrow bytes per shard at most, whatever ``rows_per_shard`` says: a streamed or pushed file stays a few hundred
+MB (256 rows of 1024 tiles, ~1.9 MB each, would make ~480 MB)."""
 SETTINGS_BYTES = 2**20
 """Largest settings file read (samrs writes under 2 KB)."""
 SHARD_RE = re.compile(r"^(?P<split>\w+)-r(?P<rank>\d+)-(?P<index>\d+)\.parquet$")
@@ -188,7 +191,8 @@ def write_build_settings(folder: Path, settings: dict) -> Path:
 
 
 class ShardWriter:
-    """Writes encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows.
+    """Writes encoded rows of one split and commits a shard to ``folder/.incomplete`` every ``rows_per_shard`` rows
+    (or :data:`SHARD_BYTES`, whichever comes first).
 
     Rows go to disk in Parquet row groups of at most :data:`ROW_GROUP_ROWS` rows or
     :data:`ROW_GROUP_BYTES`, so memory holds one row group, not a shard; every page carries a checksum.
@@ -208,7 +212,7 @@ class ShardWriter:
         self.next_index = max(indices, default=-1) + 1
         self._group: list[pa.Table] = []
         self._group_bytes = 0
-        self._rows_in_shard = 0
+        self._rows_in_shard = self._shard_bytes = 0
         self._writer: pq.ParquetWriter | None = None
 
     @property
@@ -219,10 +223,11 @@ class ShardWriter:
         row = pa.Table.from_pylist([self.features.encode_example(example)], schema=self.features.arrow_schema)
         self._group.append(row)
         self._group_bytes += row.nbytes
+        self._shard_bytes += row.nbytes
         self._rows_in_shard += 1
         if len(self._group) >= ROW_GROUP_ROWS or self._group_bytes >= ROW_GROUP_BYTES:
             self._write_group()
-        if self._rows_in_shard >= self.rows_per_shard:
+        if self._rows_in_shard >= self.rows_per_shard or self._shard_bytes >= SHARD_BYTES:
             self.flush()
 
     def _write_group(self) -> None:
@@ -242,4 +247,5 @@ class ShardWriter:
             return
         self._writer.close()
         commit_file(self._writer.where, self._path)
-        self._writer, self._rows_in_shard, self.next_index = None, 0, self.next_index + 1
+        self._writer, self._rows_in_shard, self._shard_bytes = None, 0, 0
+        self.next_index += 1

@@ -40,6 +40,18 @@ def test_shards_are_staged_whole_and_published_without_a_name_clash(tmp_path):
     assert committed_ids(folder) == {"train": {f"S{i}__64__0___0" for i in (0, 1, 2, 7)}}
 
 
+def test_a_shard_closes_at_its_byte_bound_before_its_row_count(tmp_path, monkeypatch):
+    folder = tmp_path / "sota"
+    writer = ShardWriter(folder, "train", SUBSETS["sota"].features, rows_per_shard=256)
+    writer.add(overlap_row(0))
+    writer.add(overlap_row(1))
+    monkeypatch.setattr(shards, "SHARD_BYTES", 1)  # now every row fills a shard
+    for index in range(2, 4):
+        writer.add(overlap_row(index))
+    writer.flush()
+    assert [pq.ParquetFile(p).metadata.num_rows for p in shard_files(folder, staged=True)] == [3, 1]
+
+
 def test_shards_are_written_a_row_group_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(shards, "ROW_GROUP_ROWS", 2)
     monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 10**9)
