@@ -114,10 +114,14 @@ class ShuffledRows:
     ``buffer_size`` rows at a time and each block permuted (seeded by ``seed``, the epoch and the block).
 
     Its state is small: the stream's state where the current block began, and how many of the block were
-    used. Resuming re-reads that block (at most ``buffer_size`` rows)."""
+    used. Resuming re-reads that block (at most ``buffer_size`` rows).
+
+    It reads a copy of ``stream``: ``datasets`` keeps an ``IterableDataset``'s epoch in shared memory, common
+    to every DataLoader worker it is sent to, so workers setting their own epochs on one stream would read
+    each other's (which rows a worker read, and where a resumed one went on, would depend on timing)."""
 
     def __init__(self, stream: IterableDataset, buffer_size: int, seed: list[int]) -> None:
-        self.stream, self.buffer_size, self.seed = stream, buffer_size, seed
+        self.stream, self.buffer_size, self.seed = copy.deepcopy(stream), buffer_size, seed
         self.position = {"epoch": 0, "block": 0, "start": None, "used": 0}
         self._rows: Iterator[dict] | None = None
         self._block: list[dict] | None = None
