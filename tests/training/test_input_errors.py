@@ -1,8 +1,10 @@
 """Damaged training input met in DataLoader workers is one ``error:`` line naming the file and the fix (exit
-status 1), for read-by-index and streamed input; a bug there keeps its traceback (exit status 3)."""
+status 1), for read-by-index and streamed input; a bug there keeps its traceback (exit status 3). Evaluation
+skips only a split the dataset lacks."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from samrs_hf.cli import main
 from samrs_hf.dataset.folder import load_subset
 from samrs_hf.training.cache import split_folder
 from samrs_hf.training.cache_writer import write_cache
+from samrs_hf.training.pretrain import SepArguments, load_evaluation
 
 pytestmark = pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")  # torchdata 0.11 under torch 2.13
 
@@ -104,3 +107,28 @@ def test_a_bug_in_a_worker_keeps_its_traceback(stream_dirs, backbone_dir, tmp_pa
     assert "Caught ZeroDivisionError in DataLoader worker process" in bug.stderr
     assert ", in broken\nZeroDivisionError: a bug" in bug.stderr  # the worker's traceback
     assert bug.stderr.splitlines()[-1].startswith("samrs pretrain: unexpected error (exit status 3): this is a bug")
+
+
+def evaluation_arguments(dataset, **options) -> SepArguments:
+    return SepArguments(dataset=str(dataset), configs=["sota", "sior", "fast"], **options)
+
+
+def test_only_a_missing_evaluation_split_is_skipped(samrs_dir, caplog):
+    with caplog.at_level(logging.WARNING):
+        evaluation = load_evaluation(evaluation_arguments(samrs_dir))
+    assert list(evaluation) == ["sota", "sior"]
+    assert "no 'validation' split for fast: not evaluated" in caplog.messages
+
+
+def test_a_stale_evaluation_cache_is_an_error(samrs_dir, tmp_path):
+    write_cache(load_subset(samrs_dir, "sota", "train"), split_folder(tmp_path, "sota", "validation"))
+    with pytest.raises(ValueError, match=r"training cache .*sota/validation was made from another version"):
+        load_evaluation(evaluation_arguments(samrs_dir, training_cache=str(tmp_path)))
+
+
+def test_a_damaged_evaluation_split_is_an_error(tmp_path):
+    folder = write_samrs(tmp_path / "samrs", {"sota": {"train": 2, "validation": 2}}, learnable_row)
+    (shard,) = (folder / "sota").glob("validation-*.parquet")
+    shard.write_bytes(shard.read_bytes()[:-20])
+    with pytest.raises(OSError, match=shard.name):
+        load_evaluation(SepArguments(dataset=str(folder), configs=["sota"]))
