@@ -100,9 +100,11 @@ loader left to the garbage collector take 5 s each to end)."""
 
 @pytest.mark.parametrize("streaming", [False, True])
 def test_a_bug_in_a_worker_keeps_its_traceback(stream_dirs, backbone_dir, tmp_path, streaming):
-    command = [sys.executable, "-c", BUGGY_SAMRS, *pretrain_flags(stream_dirs["sound"], backbone_dir, tmp_path)]
+    flags = pretrain_flags(stream_dirs["sound"], backbone_dir, tmp_path) + (["--streaming"] if streaming else [])
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    bug = subprocess.run(command + (["--streaming"] if streaming else []), capture_output=True, text=True, env=env)
+    bug = subprocess.run(
+        [sys.executable, "-c", BUGGY_SAMRS, *flags], capture_output=True, text=True, env=env, timeout=120
+    )
     assert bug.returncode == 3
     assert "Caught ZeroDivisionError in DataLoader worker process" in bug.stderr
     assert ", in broken\nZeroDivisionError: a bug" in bug.stderr  # the worker's traceback
