@@ -154,6 +154,38 @@ def augmented_batch(
     return {name: stack(pairs[name], crop_size) for name in names}
 
 
+INPUT_ERRORS = (ValueError, OSError)
+"""What a user's files or options cause (the ``samrs`` command reports them in one line); other errors are bugs."""
+
+
+def batch_or_input_error(make_batch: Callable[[], Batch]) -> Batch | Exception:
+    """``make_batch()``, or the :data:`INPUT_ERRORS` it raised: in a DataLoader worker, returned rather than raised
+    so that it reaches the main process whole (torch re-raises a worker's exception rebuilt around the worker's
+    traceback, many lines), to be raised there by :func:`raise_returned_errors`. Bugs raise in the worker."""
+    try:
+        return make_batch()
+    except INPUT_ERRORS as error:
+        return error
+
+
+class ReturningInputErrors(torch.utils.data.Dataset):
+    """A map-style dataset of batches for a DataLoader, input errors returned (:func:`batch_or_input_error`)."""
+
+    def __init__(self, batches: torch.utils.data.Dataset) -> None:
+        self.batches = batches
+
+    def __getitem__(self, index: int) -> Batch | Exception:
+        return batch_or_input_error(lambda: self.batches[index])
+
+
+def raise_returned_errors(batches: Iterable[Batch | Exception]) -> Iterator[Batch]:
+    """``batches``, raising an error a DataLoader worker returned in a batch's place (:func:`batch_or_input_error`)."""
+    for batch in batches:
+        if isinstance(batch, Exception):
+            raise batch
+        yield batch
+
+
 class IndexedInput:
     """Training input from sources read by index: a DataLoader over :class:`StepBatches` from the step reached
     (a step's samples depend only on the seed and the step, so nothing but the step is checkpointed)."""
@@ -164,7 +196,7 @@ class IndexedInput:
         self.sources = sources
         self.batch_sizes = proportional_batch_sizes(batch_size, {name: len(source) for name, source in sources.items()})
 
-    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> DataLoader:
+    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> Iterator[Batch]:
         """This process's micro-batches from ``first_step`` to the end (workers build and augment them)."""
         accumulation = args.gradient_accumulation_steps
         batches = StepBatches(
@@ -177,7 +209,8 @@ class IndexedInput:
             accumulation,
         )
         steps = range(first_step * accumulation, args.max_steps * accumulation)
-        return DataLoader(batches, batch_size=None, num_workers=args.num_workers, sampler=steps)
+        loader = DataLoader(ReturningInputErrors(batches), batch_size=None, num_workers=args.num_workers, sampler=steps)
+        return raise_returned_errors(loader)
 
 
 def eval_batches(

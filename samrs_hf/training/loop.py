@@ -193,33 +193,33 @@ def fit(
     accelerator.init_trackers(Path(args.output_dir).name, config={k: str(v) for k, v in asdict(args).items()})
     history: list[dict] = []
     scores: dict[str, float] = {}
-    bar = tqdm(total=args.max_steps, initial=progress.step, disable=not accelerator.is_main_process, desc="train")
     head_losses = torch.zeros(len(batch_sizes), device=accelerator.device)
     model.train()
-    for batch in train.loader(accelerator, args, progress.step):
-        with accelerator.accumulate(model):
-            head_losses += train_step(accelerator, model, batch) / args.gradient_accumulation_steps
-            optimizer.step()
-            optimizer.zero_grad()
-        if not accelerator.sync_gradients:
-            continue
-        lr = scheduler.get_last_lr()[0]
-        scheduler.step()
-        progress.step += 1
-        history.append(log_row(accelerator, progress.step, head_losses, list(batch_sizes), lr))
-        head_losses.zero_()
-        bar.update()
-        bar.set_postfix(loss=f"{history[-1]['train/loss']:.4f}")
-        last = progress.step == args.max_steps
-        if progress.step % args.logging_steps == 0 or last:
-            accelerator.log(history[-1], step=progress.step)
-        if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
-            accelerator.save_state(str(Path(args.output_dir) / CHECKPOINTS / f"step_{progress.step}"))
-        if evaluation and args.eval_steps and (progress.step % args.eval_steps == 0 or last):
-            scores = score(evaluate(accelerator, model, evaluation, args))
-            accelerator.log(scores, step=progress.step)
-            history[-1].update(scores)
-    bar.close()
+    bar = tqdm(total=args.max_steps, initial=progress.step, disable=not accelerator.is_main_process, desc="train")
+    with bar:  # closed on an error too, so that its message starts a line
+        for batch in train.loader(accelerator, args, progress.step):
+            with accelerator.accumulate(model):
+                head_losses += train_step(accelerator, model, batch) / args.gradient_accumulation_steps
+                optimizer.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            lr = scheduler.get_last_lr()[0]
+            scheduler.step()
+            progress.step += 1
+            history.append(log_row(accelerator, progress.step, head_losses, list(batch_sizes), lr))
+            head_losses.zero_()
+            bar.update()
+            bar.set_postfix(loss=f"{history[-1]['train/loss']:.4f}")
+            last = progress.step == args.max_steps
+            if progress.step % args.logging_steps == 0 or last:
+                accelerator.log(history[-1], step=progress.step)
+            if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
+                accelerator.save_state(str(Path(args.output_dir) / CHECKPOINTS / f"step_{progress.step}"))
+            if evaluation and args.eval_steps and (progress.step % args.eval_steps == 0 or last):
+                scores = score(evaluate(accelerator, model, evaluation, args))
+                accelerator.log(scores, step=progress.step)
+                history[-1].update(scores)
     save_final(accelerator, args, model, dataset_name, batch_sizes, scores, history)
     accelerator.end_training()
     return history

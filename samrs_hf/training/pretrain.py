@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from accelerate import Accelerator
-from datasets import get_dataset_split_names
 
 from samrs_hf.checkpoints import cache_only, check_hub_upload
+from samrs_hf.dataset.folder import subset_splits
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.backbones import BACKBONES, hub_id
@@ -77,12 +77,13 @@ class SepArguments(LoopArguments):
 
 
 def load_evaluation(args: SepArguments) -> dict[str, EvalPairs]:
-    """The held-out split of each config that has one, streamed or read like the training split."""
+    """The held-out split of each config that has one, streamed or read like the training split. Only a split
+    the dataset lacks is skipped (with a one-line warning): a damaged split or a stale cache is an error."""
     if not args.eval_split or not args.eval_steps:
         return {}
     evaluation: dict[str, EvalPairs] = {}
     for config in args.configs:
-        if args.eval_split not in get_dataset_split_names(args.dataset, config):
+        if args.eval_split not in subset_splits(args.dataset, config):
             logger.warning("no %r split for %s: not evaluated", args.eval_split, config)
         elif args.streaming:
             evaluation[config] = partial(stream_pairs, args.dataset, config, args.eval_split)

@@ -19,14 +19,23 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+import PIL.Image
 import torch
 from accelerate.utils import gather_object
-from datasets import Features, Image, IterableDataset, load_dataset
+from datasets import Image, IterableDataset, load_dataset
 from datasets.distributed import split_dataset_by_node
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from samrs_hf.errors import DamagedFileError, summary
 from samrs_hf.training.augment import sep_train_transform
-from samrs_hf.training.data import Batch, Transform, augmented_batch, require_configs
+from samrs_hf.training.data import (
+    Batch,
+    Transform,
+    augmented_batch,
+    batch_or_input_error,
+    raise_returned_errors,
+    require_configs,
+)
 from samrs_hf.training.sampling import batch_positions, micro_batch_shard, proportional_batch_sizes, shard
 
 if TYPE_CHECKING:
@@ -36,14 +45,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("image", "semantic_map")
-"""The only columns streamed (a row's ``objects`` can be larger than its pixels)."""
+IMAGES = ("image", "semantic_map")
+COLUMNS = ("image_id", *IMAGES)
+"""The only columns streamed (a row's ``objects`` can be larger than its pixels); ``image_id`` names a row."""
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError)
+"""What Pillow raises for bytes that are no image it can decode, or one over its pixel limit."""
 
 
 def encoded_rows(dataset: str, config: str, split: str) -> IterableDataset:
     """``config``'s ``split`` as a stream of images and label maps left encoded (decoded after the buffer)."""
     rows = load_dataset(dataset, config, split=split, streaming=True, columns=list(COLUMNS))
-    return rows.cast(Features({column: Image(decode=False) for column in COLUMNS}))
+    for column in IMAGES:
+        rows = rows.cast_column(column, Image(decode=False))
+    return rows
 
 
 def open_stream(dataset: str, config: str, split: str, rank: int = 0, world_size: int = 1) -> IterableDataset:
@@ -68,7 +82,7 @@ def stream_pairs(
     """This process's share of the first ``limit`` rows of a streamed split, decoded (for evaluation)."""
     rows = encoded_rows(dataset, config, split)
     for row in split_dataset_by_node(rows.take(limit) if limit else rows, process_index, num_processes):
-        yield row_pixels(row)
+        yield row_pixels(row, rows)
 
 
 def split_rows(stream: IterableDataset, dataset: str, config: str, split: str) -> int:
@@ -82,11 +96,18 @@ def split_rows(stream: IterableDataset, dataset: str, config: str, split: str) -
     return splits[split].num_examples
 
 
-def row_pixels(row: dict) -> tuple[np.ndarray, np.ndarray]:
-    """A streamed row's image (RGB) and label map, decoded by ``datasets``' ``Image`` feature as in
-    :class:`~samrs_hf.training.cache.HubSegSource`."""
+def row_pixels(row: dict, stream: IterableDataset) -> tuple[np.ndarray, np.ndarray]:
+    """A row of ``stream``: its image (RGB) and label map, decoded by ``datasets``' ``Image`` feature as in
+    :class:`~samrs_hf.training.cache.HubSegSource`; a :class:`DamagedFileError` names a row that does not decode."""
     decode = Image().decode_example
-    return np.asarray(decode(row["image"]).convert("RGB")), np.asarray(decode(row["semantic_map"]).convert("L"))
+    try:
+        return np.asarray(decode(row["image"]).convert("RGB")), np.asarray(decode(row["semantic_map"]).convert("L"))
+    except DECODE_ERRORS as error:
+        config = stream.info.config_name
+        raise DamagedFileError(
+            f"{config} {stream.split}: row {row['image_id']} does not decode ({summary(error)}): its Parquet file "
+            f"is damaged; write or download the subset again, or leave {config} out of --configs"
+        ) from None
 
 
 def stream_workers(streams: dict[str, IterableDataset], workers: int, processes: int) -> int:
@@ -114,10 +135,14 @@ class ShuffledRows:
     ``buffer_size`` rows at a time and each block permuted (seeded by ``seed``, the epoch and the block).
 
     Its state is small: the stream's state where the current block began, and how many of the block were
-    used. Resuming re-reads that block (at most ``buffer_size`` rows)."""
+    used. Resuming re-reads that block (at most ``buffer_size`` rows).
+
+    It reads a copy of ``stream``: ``datasets`` keeps an ``IterableDataset``'s epoch in shared memory, common
+    to every DataLoader worker it is sent to, so workers setting their own epochs on one stream would read
+    each other's (which rows a worker read, and where a resumed one went on, would depend on timing)."""
 
     def __init__(self, stream: IterableDataset, buffer_size: int, seed: list[int]) -> None:
-        self.stream, self.buffer_size, self.seed = stream, buffer_size, seed
+        self.stream, self.buffer_size, self.seed = copy.deepcopy(stream), buffer_size, seed
         self.position = {"epoch": 0, "block": 0, "start": None, "used": 0}
         self._rows: Iterator[dict] | None = None
         self._block: list[dict] | None = None
@@ -209,7 +234,8 @@ class MicroBatches:
             raise StopIteration
         step, share, shares = micro_batch_shard(self.micro_step, b.process_index, b.num_processes, b.accumulation_steps)
         mine = shard(batch_positions(b.batch_sizes), share, shares)
-        samples = ((name, position, row_pixels(next(self.rows[name]))) for name, position in mine)
+        rows, streams = self.rows, b.streams
+        samples = ((name, position, row_pixels(next(rows[name]), streams[name])) for name, position in mine)
         batch = augmented_batch(samples, list(b.batch_sizes), step, b.seed, b.crop_size, b.transform)
         self.micro_step += self.workers
         return batch
@@ -221,6 +247,36 @@ class MicroBatches:
         self.micro_step = state["micro_step"]
         for name, rows in self.rows.items():
             rows.load_state_dict(state["rows"][name])
+
+
+class StreamReturningInputErrors(torch.utils.data.IterableDataset):
+    """:class:`StreamBatches` for a DataLoader, input errors returned
+    (:func:`~samrs_hf.training.data.batch_or_input_error`)."""
+
+    def __init__(self, batches: StreamBatches) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> ReturningInputErrorsIterator:
+        return ReturningInputErrorsIterator(iter(self.batches))
+
+
+class ReturningInputErrorsIterator:
+    """A worker's :class:`MicroBatches`, input errors returned; their state is its state."""
+
+    def __init__(self, batches: MicroBatches) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> ReturningInputErrorsIterator:
+        return self
+
+    def __next__(self) -> Batch | Exception:
+        return batch_or_input_error(lambda: next(self.batches))
+
+    def state_dict(self) -> dict:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state)
 
 
 class StreamInput:
@@ -247,7 +303,7 @@ class StreamInput:
         self._restored: dict | None = None
         self._workers: int | None = None
 
-    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> StatefulDataLoader:
+    def loader(self, accelerator: Accelerator, args: LoopArguments, first_step: int) -> Iterator[Batch]:
         """This process's micro-batches to the end of training, from where the restored checkpoint left off."""
         accumulation = args.gradient_accumulation_steps
         stop, shares = args.max_steps * accumulation, (self.rank, self.processes, accumulation)
@@ -257,7 +313,9 @@ class StreamInput:
         self._workers = stream_workers(self.streams, args.num_workers, self.processes)
         with warnings.catch_warnings():  # torchdata 0.11 calls torch.set_vital, deprecated in torch 2.13
             warnings.filterwarnings("ignore", "'set_vital' is deprecated", UserWarning)
-            self._loader = StatefulDataLoader(batches, batch_size=None, num_workers=self._workers)
+            self._loader = StatefulDataLoader(
+                StreamReturningInputErrors(batches), batch_size=None, num_workers=self._workers
+            )
         if self._restored is not None:
             if self._restored["workers"] != self._workers:
                 raise ValueError(
@@ -266,7 +324,7 @@ class StreamInput:
                     f"{self._restored['workers']}"
                 )
             self._loader.load_state_dict(self._restored["loader"])
-        return self._loader
+        return raise_returned_errors(self._loader)
 
     def state_dict(self) -> dict:
         """Every process's loader state (a collective: accelerate calls it on every process)."""

@@ -11,10 +11,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
+from datasets import IterableDataset
 from samrs_folders import learnable_row, write_samrs
 from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -55,9 +57,7 @@ def test_streamed_batches_have_the_map_style_shares_and_sizes(stream_dir):
             assert {k: v[0].shape for k, v in batch.items()} == {k: v[0].shape for k, v in indexed.items()}
 
 
-@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")  # torchdata 0.11 under torch 2.13
-@pytest.mark.parametrize("workers", [0, 2])
-def test_stateful_loader_resumes_with_the_same_batches(stream_dir, workers):
+def assert_resumes_with_the_same_batches(stream_dir: Path, workers: int) -> None:
     """A shuffle buffer of 3 and 8 tiles: the checkpoint falls inside a block and an epoch."""
     sizes = {"sota": 3, "fast": 2}
 
@@ -78,6 +78,26 @@ def test_stateful_loader_resumes_with_the_same_batches(stream_dir, workers):
     assert len(again) == len(expected) == 7
     for a, b in zip(expected, again):
         assert all(torch.equal(a[k][0], b[k][0]) and torch.equal(a[k][1], b[k][1]) for k in sizes)
+
+
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")  # torchdata 0.11 under torch 2.13
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stateful_loader_resumes_with_the_same_batches(stream_dir, workers):
+    assert_resumes_with_the_same_batches(stream_dir, workers)
+
+
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")
+def test_workers_do_not_share_their_streams_epochs(stream_dir, monkeypatch):
+    """``datasets`` keeps a stream's epoch in memory shared by the DataLoader workers it is sent to; here each
+    ``set_epoch`` lingers so that the other worker's lands before its stream starts, as it did now and then."""
+    set_epoch = IterableDataset.set_epoch
+
+    def lingering_set_epoch(self: IterableDataset, epoch: int) -> None:
+        set_epoch(self, epoch)
+        time.sleep(0.1)
+
+    monkeypatch.setattr(IterableDataset, "set_epoch", lingering_set_epoch)
+    assert_resumes_with_the_same_batches(stream_dir, workers=2)
 
 
 def test_too_few_shards_warns_and_lowers_the_workers(stream_dir, caplog):
