@@ -10,7 +10,7 @@ loaded) ends the run at once with one ``error:`` line.
 
 import sys
 
-from samrs_hf.training.checks import run_training
+from samrs_hf.cli.training_runner import run_training
 from samrs_hf.training.finetune import FinetuneArguments, finetune
 
 if __name__ == "__main__":

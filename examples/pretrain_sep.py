@@ -13,7 +13,7 @@ loaded) ends the run at once with one ``error:`` line.
 
 import sys
 
-from samrs_hf.training.checks import run_training
+from samrs_hf.cli.training_runner import run_training
 from samrs_hf.training.pretrain import SepArguments, pretrain
 
 if __name__ == "__main__":

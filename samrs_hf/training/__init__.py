@@ -11,14 +11,21 @@ cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only cac
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
 checks.py     up-front checks of the training options, one-line errors
 
-``import samrs_hf`` registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
-classes (see :mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` loads SEP models with this
-package's code (no ``trust_remote_code``).
+Importing this package registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
+classes (their public ``register``), so ``AutoModel.from_pretrained`` and ``AutoImageProcessor.from_pretrained``
+then load SEP models with this package's code (no ``trust_remote_code``).
 """
 
-import transformers  # noqa: F401  (first: samrs_hf registers its classes right after, with modeling.py unloaded)
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
 
 from samrs_hf._lazy import lazy_exports
+from samrs_hf.training.image_processing import SepImageProcessor
+from samrs_hf.training.modeling import SepConfig, SepModel
+
+AutoConfig.register(SepConfig.model_type, SepConfig, exist_ok=True)
+AutoModel.register(SepConfig, SepModel, exist_ok=True)
+AutoModelForSemanticSegmentation.register(SepConfig, SepModel, exist_ok=True)
+AutoImageProcessor.register(SepConfig, image_processor_classes={"pil": SepImageProcessor}, exist_ok=True)
 
 __getattr__, __all__ = lazy_exports(
     __name__,

@@ -10,7 +10,6 @@ from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
 from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
-    MIN_MICRO_BATCH,
     WEIGHTS_FILES,
     check_batch_size,
     check_choice,
@@ -96,13 +95,12 @@ def finetune(args: FinetuneArguments) -> list[dict]:
     accelerator = make_accelerator(args)
     require_init(args.init)
     model = load_for_finetuning(args.init, spec)
-    decoder = model.config.decoder
     check_batch_size(
         args.batch_size,
         accelerator.num_processes,
         args.gradient_accumulation_steps,
-        MIN_MICRO_BATCH[decoder],
-        f"the {decoder} decoder",
+        model.decoder.min_micro_batch,
+        f"the {model.config.decoder} decoder",
     )
     tiles = SceneTiles(find_scenes(args.root, args.train_split, spec), spec, args.tile_size, args.tile_stride)
     train = FractionSource(tiles, fraction_indices(len(tiles), args.train_fraction, args.seed))

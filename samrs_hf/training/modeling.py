@@ -9,7 +9,7 @@ relatively (``backbones.py``, ``decoders.py``) and writes their ``auto_map``, so
 ``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` (and ``pipeline("image-segmentation")``,
 with the image processor :func:`~samrs_hf.training.publish.save_model` adds) works with only torch and
 transformers installed. These modules therefore import nothing but torch, transformers and each other.
-``import samrs_hf`` registers the classes with transformers' Auto classes instead.
+``import samrs_hf.training`` registers the classes with transformers' Auto classes instead.
 
 The config's ``default_head`` is the head a call without ``head=`` uses (a pipeline's); ``id2label`` /
 ``label2id`` are its classes, and ``heads`` keeps every head's classes.

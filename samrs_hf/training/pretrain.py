@@ -14,7 +14,6 @@ from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.backbones import BACKBONES, hub_id
 from samrs_hf.training.checks import (
-    MIN_MICRO_BATCH,
     check_backbone,
     check_batch_size,
     check_choice,
@@ -70,7 +69,7 @@ class SepArguments(LoopArguments):
             raise ValueError(f"--shuffle-buffer must be at least 1, got {self.shuffle_buffer}")
         if self.streaming and self.training_cache:
             raise ValueError("--training-cache is read from disk, --streaming reads no local copy: give one of them")
-        minimum = MIN_MICRO_BATCH[self.decoder]
+        minimum = DECODERS[self.decoder].min_micro_batch
         check_batch_size(
             self.batch_size, num_processes, self.gradient_accumulation_steps, minimum, f"the {self.decoder} decoder"
         )
