@@ -205,11 +205,11 @@ class SamLabeler:
 
     @property
     def config_hash(self) -> str:
-        """SHA-256 of the model's configuration, without where it was loaded from or its dtype: the same
-        checkpoint gives the same hash however its path or Hub id is spelled."""
-        config = self.model.config.to_dict()
-        for key in ("_name_or_path", "_commit_hash", "transformers_version", "dtype", "torch_dtype"):
-            config.pop(key, None)
+        """SHA-256 of the model's configuration as ``save_pretrained`` writes it (``to_diff_dict``: not where it
+        was loaded from), without the transformers version: one checkpoint loaded in one dtype gives one hash
+        however its path or Hub id is spelled."""
+        config = self.model.config.to_diff_dict()
+        config.pop("transformers_version", None)
         return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
     def _autocast(self):

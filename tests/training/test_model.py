@@ -103,6 +103,8 @@ def test_fine_tune_heads_replace_old_ones(backbone_dir):
     model.set_heads({"potsdam": ["a", "b", "c", "d", "e", "f"]})
     assert list(model.heads) == ["potsdam"] and model.heads["potsdam"].out_channels == 6
     assert all(torch.equal(decoder[k], v) for k, v in model.decoder.state_dict().items())
+    head = model.heads["potsdam"]  # initialised as every convolution of the model: Kaiming (fan out), no bias
+    assert not head.bias.any() and abs(head.weight.std().item() - (2 / 6) ** 0.5) < 0.3
 
 
 @pytest.mark.parametrize("name", sorted(set(BACKBONES) - {"vit-b"}))  # ViT-B: tests/training/test_vit.py
