@@ -34,9 +34,7 @@ class SepArguments(LoopArguments):
     """The paper's SEP defaults: SOTA + SIOR + FAST, ResNet-50 + UperNet, B = 96, 80k steps, 224 crops."""
 
     dataset: str = field(default="samrs", metadata={"help": "SAMRS dataset folder or Hub id"})
-    configs: list[str] = field(
-        default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"}
-    )
+    configs: list[str] = field(default_factory=lambda: list(SUBSETS), metadata={"help": "subsets (one head each)"})
     train_split: str = field(default="train", metadata={"help": "split to train on"})
     eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
     backbone: str = field(default="resnet-50", metadata={"help": f"{', '.join(BACKBONES)}, or a model folder / Hub id"})

@@ -222,8 +222,9 @@ def test_resuming_with_other_settings_is_refused(built, tiny_sam_dir):
 
 def test_loading_script_runs_as_is(tmp_path, fixtures_dir, tiny_sam_dir, monkeypatch):
     root = make_dior_root(tmp_path / "raw", fixtures_dir)
-    script = Path(__file__).resolve().parents[2] / "loading_scripts" / "build_sior.py"
-    monkeypatch.setattr(sys, "argv", [str(script), str(root), str(tmp_path / "samrs"), "--model", str(tiny_sam_dir)])
+    script = Path(__file__).resolve().parents[2] / "loading_scripts" / "build_subset.py"
+    argv = [str(script), "sior", str(root), str(tmp_path / "samrs"), "--model", str(tiny_sam_dir)]
+    monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(script), run_name="__main__")
     assert len(load_dataset(str(tmp_path / "samrs"), "sior", split="train")) == 1  # splits train, val, test
 
