@@ -45,7 +45,7 @@ from transformers import (
 )
 
 from samrs_hf.checkpoints import cache_only
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 
 __all__ = ["BACKENDS", "Sam2Backend", "SamBackend", "SamHQBackend", "load_backend"]
 

@@ -2,14 +2,14 @@
 
 :class:`SamLabeler` encodes an image once (or several per encoder call, :meth:`~SamLabeler.encode_batch`),
 decodes its prompts ``prompt_batch_size`` at a time and yields one :class:`LabeledObject` per object:
-its mask (as a tight :class:`~samrs_hf.labeling.transforms.MaskWindow`), the model's predicted IoU
+its mask (as a tight :class:`~samrs_hf.labeling.mask_window.MaskWindow`), the model's predicted IoU
 and the box the prompt came from. Memory bound: the model, one image embedding, one chunk's decoder
 activations and low-resolution masks, and the windows being yielded; it does not grow with the
 number of objects (the previous chunk is freed before the next is decoded).
 
 Masks equal the model's own ``post_process_masks(...) > 0`` (SAM: bilinear to the padded 1024
 frame, crop, bilinear to the image size; SAM 2: one bilinear resize), computed at the cost of
-each mask's window (:meth:`~samrs_hf.labeling.transforms.SamFrame.mask_window`); on a GPU a
+each mask's window (:meth:`~samrs_hf.labeling.sam_frame.SamFrame.mask_window`); on a GPU a
 chunk is resized on the device and only the windows come back.
 
 :class:`Decoding` adds the mask-quality options the paper did not use: SAM's three-mask output
@@ -34,8 +34,8 @@ from PIL import Image
 from samrs_hf import geometry
 from samrs_hf.checkpoints import ModelNotAvailableError, check_checkpoint
 from samrs_hf.labeling.backends import SamBackend, load_backend
+from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.labeling.prompts import PromptSpec, build_prompts
-from samrs_hf.labeling.transforms import MaskWindow
 from samrs_hf.records import SourceObject
 
 __all__ = [

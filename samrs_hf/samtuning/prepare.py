@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.records import SourceObject
 from samrs_hf.samtuning.sources import MaskedImage, objects_with_masks
 

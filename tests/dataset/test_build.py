@@ -12,6 +12,7 @@ import torch
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
+from masks_and_boxes import encode_rle
 from PIL import Image
 from pycocotools import mask as mask_utils
 from raw_datasets import make_dior_root, make_dota_root, make_fair1m_root
@@ -23,8 +24,8 @@ from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import rbox_to_rhbox
 from samrs_hf.labeling.labeler import SamLabeler
-from samrs_hf.labeling.maps import encode_rle
-from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.labeling.mask_window import MaskWindow
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.sources.dota import read_dota_labels
 
 pytestmark = pytest.mark.slow

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from masks_and_boxes import clip_hbox
 from PIL import Image
 from transformers import Sam2Model, SamHQModel, SamHQProcessor
 
@@ -33,7 +34,7 @@ def objects() -> list[SourceObject]:
     out = []
     for r in rboxes:
         polygon = geometry.rbox_to_polygon(r)
-        hbox = geometry.clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
+        hbox = clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
         out.append(SourceObject("ship", hbox, polygon=polygon, rbox=np.array(r, dtype=float)))
     return out
 
