@@ -31,7 +31,8 @@ from common import PeakMemory, machine
 from PIL import Image
 from transformers import SamConfig
 
-from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
+from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam
+from samrs_hf.labeling.backends import BACKENDS
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.records import SourceObject
 
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> dict:
     images = [
         Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)) for _ in range(args.images)
     ]
-    config = tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
+    config = BACKENDS["sam"].tiny_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
     with tempfile.TemporaryDirectory() as tmp:
         ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype)
     labeler_ways = [f"a@{chunk}" for chunk in args.prompt_batch_size]

@@ -199,9 +199,7 @@ class SamLabeler:
             self.backend = load_backend(checkpoint, self.device, self.dtype)
         self.model, self.frame = self.backend.model, self.backend.frame
         if compile:
-            backend = compile if isinstance(compile, str) else "inductor"
-            self.model.vision_encoder.compile(backend=backend)
-            self.model.mask_decoder.compile(backend=backend)
+            self.backend.compile(compile if isinstance(compile, str) else "inductor")
 
     @property
     def config_hash(self) -> str:

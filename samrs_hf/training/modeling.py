@@ -119,6 +119,7 @@ class SepModel(PreTrainedModel):
         self.decoder = build_decoder(
             config.decoder, list(self.backbone.channels), config.decoder_channels, tuple(config.pool_scales)
         )
+        config.use_head(config.default_head or next(iter(config.heads)))  # a default_head given to from_pretrained
         self.heads = self._new_heads(config.heads)
         config.auto_map = {**(getattr(config, "auto_map", None) or {}), **SEMANTIC_SEGMENTATION_AUTO_MAP}
         self.post_init()

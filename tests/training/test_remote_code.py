@@ -174,8 +174,10 @@ def test_import_samrs_hf_training_is_enough_for_automodel_in_any_order(tmp_path,
 
 
 def test_importing_samrs_hf_leaves_transformers_unloaded():
-    """``samrs --help`` and argument errors must not pay for transformers and torch."""
-    script = "import sys, samrs_hf, samrs_hf.cli; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    """``samrs --help`` and argument errors must not pay for transformers and torch (the parser neither: its
+    SAM families are read from the registry only when a command looks at them)."""
+    script = "import sys, samrs_hf.cli; samrs_hf.cli.build_parser(); "
+    script += "print('transformers' in sys.modules, 'torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split() == ["False", "False"]
 
