@@ -80,7 +80,7 @@ def add_sam_arguments(
         "--prompt-batch-size",
         type=int,
         default=None,
-        help="prompts decoded per model call (default: 4 on a CPU, 64 on a GPU)",
+        help="prompts decoded per model call (default: 1 on a CPU, 64 on a GPU)",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the image encoder and mask decoder")
     if decoding:

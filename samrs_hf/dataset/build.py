@@ -40,7 +40,8 @@ __all__ = ["BuildJob", "BuildOptions", "BuildSummary", "PlannedTile", "build_sub
 T = TypeVar("T")
 IMAGE_BATCH_SIZES = {"cpu": 1, "cuda": 4}
 """Default tiles per encoder call: a CPU gains nothing from batching the encoder (it is compute-bound
-already); on a GPU a few tiles per call fill it better (4: not measured here, no GPU was lent)."""
+already); on a GPU a few tiles per call fill it better (``benchmarks/gpu.py`` times 1, 4 and 8;
+``benchmarks/README.md`` says what has been measured)."""
 
 
 @dataclass

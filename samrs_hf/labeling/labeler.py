@@ -56,15 +56,15 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-PROMPT_BATCH_SIZES = {"cpu": 4, "cuda": 64}
-"""Default prompts per decoder call by device: on 2 CPU cores chunks of 4 decode fastest
-(benchmarks/README.md, decoder alone at ViT-B sizes: 39 ms a prompt against 44 for 1 and 75 for 64);
-on a GPU a chunk is bound by kernel launches, so large chunks pay (64 is segment-anything's choice;
-not measured here)."""
+PROMPT_BATCH_SIZES = {"cpu": 1}
+"""Default prompts per decoder call by device. On a CPU one prompt per call: the fastest chunk in
+``benchmarks/results_cpu.json`` from 20 boxes up (``tests/test_benchmarks.py`` holds the two together), and
+bit for bit one model call per prompt. Elsewhere 64, segment-anything's own batch of points per call
+(``benchmarks/README.md`` for what is measured on which device)."""
 
 
 def default_prompt_batch_size(device: torch.device | str) -> int:
-    """:data:`PROMPT_BATCH_SIZES` for ``device`` (64 for accelerators other than CUDA too)."""
+    """:data:`PROMPT_BATCH_SIZES` for ``device``; 64 for CUDA and other accelerators."""
     return PROMPT_BATCH_SIZES.get(torch.device(device).type, 64)
 
 

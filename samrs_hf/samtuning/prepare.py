@@ -1,8 +1,8 @@
 """Training images in the model's frame, prepared once: true masks on the decoder's grid, and the encoder's
 input or (frozen encoder) its output, kept in a memory-bounded cache that spills to disk.
 
-Encoding an image is by far the costliest part of a SAM step (ViT-H: ~0.5 s on a GPU); with the image
-encoder frozen each image is encoded once and its embedding served every epoch after.
+Encoding an image is by far the costliest part of a SAM step (``benchmarks/README.md``, "SAM tuning"); with
+the image encoder frozen each image is encoded once and its embedding served every epoch after.
 """
 
 from __future__ import annotations

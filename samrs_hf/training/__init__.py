@@ -9,7 +9,8 @@ streaming.py  ``--streaming``: SAMRS configs as streams, split per process and w
 cache.py      the decoded training cache: memory-mapped uint8 arrays, checked when opened and per tile
 cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only caches, free space first)
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
-checks.py     up-front checks of the training options, one-line errors
+finetune_datasets.py  ISPRS Potsdam and iSAID scenes and labels, in their released formats
+checks.py     up-front checks of the training options (``samrs_hf.cli.training_runner`` prints their one line)
 
 Importing this package registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
 classes (their public ``register``), so ``AutoModel.from_pretrained`` and ``AutoImageProcessor.from_pretrained``

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
-from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
     WEIGHTS_FILES,
     check_batch_size,
@@ -17,6 +16,7 @@ from samrs_hf.training.checks import (
     require_hub_files,
 )
 from samrs_hf.training.data import FractionSource, IndexedInput, SceneTiles, fraction_indices, process_pairs
+from samrs_hf.training.finetune_datasets import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
 
