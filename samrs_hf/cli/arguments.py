@@ -66,7 +66,7 @@ def add_sam_arguments(
     decoding: bool = True,
     several_models: bool = False,
 ) -> None:
-    """``--model --device --dtype --prompt-batch-size --compile`` (and with ``decoding`` the mask-quality
+    """``--model --device --dtype --prompt-batch-size --compile [BACKEND]`` (and with ``decoding`` the mask-quality
     options ``--multimask --refine --clip-rbox``): how a command loads and runs SAM. With ``several_models``
     ``--model`` may be repeated (a list, ``None`` when not given)."""
     what = "checkpoint of a SAM family (SAM, SAM-HQ, SAM 2, ...; `samrs tiny-sam --help` lists them): Hub id or folder"
@@ -82,7 +82,14 @@ def add_sam_arguments(
         default=None,
         help="prompts decoded per model call (default: 1 on a CPU, 64 on a GPU)",
     )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the image encoder and mask decoder")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="inductor",
+        default=False,
+        metavar="BACKEND",
+        help="torch.compile the image encoder and mask decoder (BACKEND: inductor when not given)",
+    )
     if decoding:
         parser.add_argument(
             "--multimask",
@@ -105,11 +112,9 @@ def add_sam_arguments(
 
 
 def decoding_of(args: argparse.Namespace) -> Decoding:
-    """The :class:`~samrs_hf.labeling.labeler.Decoding` of :func:`add_sam_arguments`' options."""
+    """The :class:`~samrs_hf.labeling.labeler.Decoding` of :func:`add_sam_arguments`' options (it checks them)."""
     from samrs_hf.labeling.labeler import Decoding
 
-    if getattr(args, "refine", 0) < 0:
-        raise ValueError(f"--refine must be 0 or more, got {args.refine}")
     return Decoding(
         getattr(args, "multimask", "single") == "best", getattr(args, "refine", 0), getattr(args, "clip_rbox", None)
     )

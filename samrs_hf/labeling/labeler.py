@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from transformers import PreTrainedConfig
 
 from samrs_hf import geometry
 from samrs_hf.checkpoints import ModelNotAvailableError, check_checkpoint
@@ -44,8 +45,10 @@ __all__ = [
     "LabeledObject",
     "ModelNotAvailableError",
     "SamLabeler",
+    "config_hash",
     "default_prompt_batch_size",
     "parse_row",
+    "resolve_dtype",
 ]
 
 DTYPES = {
@@ -85,6 +88,12 @@ class Decoding:
     best: bool = False
     refine: int = 0
     clip_rbox: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.refine < 0:
+            raise ValueError(f"--refine {self.refine}: give 0 or more decoder passes")
+        if self.clip_rbox is not None and not self.clip_rbox >= 0:
+            raise ValueError(f"--clip-rbox {self.clip_rbox:g}: give a margin of 0 pixels or more")
 
     @classmethod
     def parse(cls, text: str | Decoding | None) -> Decoding:
@@ -146,12 +155,27 @@ class ImageEncoding:
     image_size: tuple[int, int]
 
 
-def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    """The torch dtype of ``dtype`` (a name of :data:`DTYPES`, a dtype, or ``None`` for float32)."""
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype or torch.float32
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+        raise ValueError(f"--dtype {dtype}: unknown; use one of {', '.join(DTYPES)}")
     return DTYPES[dtype]
+
+
+def config_hash(config: PreTrainedConfig) -> str:
+    """SHA-256 of a model configuration as ``save_pretrained`` writes it (``to_diff_dict``: not where it was
+    loaded from), without the transformers version or any ``dtype``: one checkpoint gives one hash however its
+    path or Hub id is spelled and whatever it is loaded in."""
+
+    def without_dtype(value):
+        if isinstance(value, dict):
+            return {k: without_dtype(v) for k, v in value.items() if k not in ("dtype", "transformers_version")}
+        return value
+
+    text = json.dumps(without_dtype(config.to_diff_dict()), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _image_size(image: Image.Image | np.ndarray) -> tuple[int, int]:
@@ -184,7 +208,7 @@ class SamLabeler:
         self.prompt_batch_size = prompt_batch_size or default_prompt_batch_size(self.device)
         if self.prompt_batch_size < 1:
             raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
-        self.dtype = _resolve_dtype(dtype)
+        self.dtype = resolve_dtype(dtype)
         self.decoding = Decoding.parse(decoding)
         if isinstance(model, SamBackend):  # a model in memory, e.g. one being trained
             self.backend, self.model_id = model, model.model.name_or_path
@@ -200,15 +224,6 @@ class SamLabeler:
         self.model, self.frame = self.backend.model, self.backend.frame
         if compile:
             self.backend.compile(compile if isinstance(compile, str) else "inductor")
-
-    @property
-    def config_hash(self) -> str:
-        """SHA-256 of the model's configuration as ``save_pretrained`` writes it (``to_diff_dict``: not where it
-        was loaded from), without the transformers version: one checkpoint loaded in one dtype gives one hash
-        however its path or Hub id is spelled."""
-        config = self.model.config.to_diff_dict()
-        config.pop("transformers_version", None)
-        return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
     def _autocast(self):
         half = self.dtype in (torch.bfloat16, torch.float16)
