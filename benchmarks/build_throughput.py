@@ -38,15 +38,16 @@ import numpy as np
 import torch
 from common import PeakMemory, machine, report
 from PIL import Image
+from pycocotools import mask as mask_utils
 
 from samrs_hf.dataset import schema
 from samrs_hf.dataset.build import BuildOptions, BuildSummary, build_subset, plan_tiles
 from samrs_hf.dataset.subsets import get_subset
 from samrs_hf.geometry import rbox_to_polygon
 from samrs_hf.labeling.labeler import SamLabeler
-from samrs_hf.labeling.maps import encode_rle
+from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.labeling.prompts import build_prompts
-from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.sources.base import object_from_polygon
 from samrs_hf.sources.dota import write_dota_labels
@@ -96,6 +97,12 @@ def timed_build(labeler: SamLabeler, options: BuildOptions, memory: PeakMemory) 
     return time.perf_counter() - start, summary
 
 
+def full_size_rle(mask: np.ndarray) -> dict:
+    """The way before: pycocotools over a Fortran-ordered copy of the whole tile's mask."""
+    counts = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))["counts"]
+    return {"size": list(mask.shape), "counts": counts.decode("ascii")}
+
+
 @contextmanager
 def the_way_before():
     """For the duration of the block, the build before windowing: every mask upscaled at full tile size
@@ -103,7 +110,7 @@ def the_way_before():
     images PNG-encoded at PIL's default zlib level."""
     windows, rle, level = SamFrame.windows, MaskWindow.rle, schema.IMAGE_COMPRESS_LEVEL
     SamFrame.windows = lambda self, low, size: [MaskWindow(0, 0, self.upscale(m, size), size) for m in low]
-    MaskWindow.rle = lambda self: encode_rle(self.full())
+    MaskWindow.rle = lambda self: full_size_rle(self.full())
     schema.IMAGE_COMPRESS_LEVEL = 6
     try:
         yield
@@ -148,7 +155,7 @@ def per_mask(frame: SamFrame, repeats: int = 20) -> dict:
         low = low.float()
         for way, fn in {
             "windowed": lambda low=low: frame.windows(low[None], (1024, 1024))[0].rle(),
-            "full size": lambda low=low: encode_rle(frame.upscale(low, (1024, 1024))),
+            "full size": lambda low=low: full_size_rle(frame.upscale(low, (1024, 1024))),
         }.items():
             fn()
             start = time.perf_counter()

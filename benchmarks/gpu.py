@@ -48,14 +48,13 @@ from transformers import (
     ResNetConfig,
     Sam2Config,
     Sam2HieraDetConfig,
-    Sam2Model,
     Sam2VisionConfig,
     SamConfig,
-    SamModel,
 )
 
 from samrs_hf.dataset.subsets import SUBSETS
-from samrs_hf.experiments.tiny_sam import FAMILIES, save_sam
+from samrs_hf.experiments.tiny_sam import save_sam
+from samrs_hf.labeling.backends import BACKENDS
 from samrs_hf.training.cache import HubSegSource, split_folder
 from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import load_samrs, samrs_classes
@@ -296,17 +295,17 @@ def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     result: dict = {"machine": machine(device), "settings": {**settings, "quick": args.quick}}
     models = (
-        {"sam-vit-h": (FAMILIES["sam"][1](), SamModel)}  # a tiny SAM 2 still encodes 256x256 tokens: not seconds
+        {"sam-vit-h": BACKENDS["sam"].tiny_config()}  # a tiny SAM 2 still encodes 256x256 tokens: not seconds
         if args.quick
-        else {"sam-vit-h": (sam_vit_h_config(), SamModel), "sam2-large": (sam2_large_config(), Sam2Model)}
+        else {"sam-vit-h": sam_vit_h_config(), "sam2-large": sam2_large_config()}
     )
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         paths = {}
         if "labelling" in args.sections or "build" in args.sections:
             with section(result, "models", settings["budgets"]["models"]) as entry:
-                for name, (config, model_class) in models.items():
-                    paths[name] = save_sam(scratch / name, config, model_class=model_class)
+                for name, config in models.items():
+                    paths[name] = save_sam(scratch / name, config)
                     entry[name] = "tiny random" if args.quick else "random weights, real sizes"
         if "labelling" in args.sections:
             with section(result, "labelling", settings["budgets"]["labelling"]) as entry:

@@ -5,15 +5,17 @@ cost does not depend on the weight values. Each image (random pixels, 1024x1024 
 labelled with N random boxes, for each N in ``--boxes``, four ways:
 
   a  SamLabeler: one encoding per image, prompts decoded in chunks, masks streamed
-     (``a@CHUNK``: ``prompt_batch_size=CHUNK``; its default is 4 on a CPU, 64 on CUDA)
+     (``a@CHUNK``: ``prompt_batch_size=CHUNK``; its default is 1 on a CPU, 64 elsewhere)
   b  naive, as in the transformers docs: SamProcessor + SamModel per box with the pixel values
      (the image is re-encoded for every box). Measured on ``--naive-boxes`` boxes and
      extrapolated linearly per box (the per-box cost is one full encoding + one decoding).
   c  one encoding per image, one box per decoder call (+ post_process_masks)
   d  the image encoder alone (processor + get_image_embeddings): the lower bound
 
-Run ``python benchmarks/label_throughput.py --help`` for options; results go to JSON and a
-Markdown table on stdout.
+"ms / prompt" is decoding and post-processing per prompt: a way's time less its encodings (d's time
+once per image; b encodes once per box), over the boxes. Run ``python benchmarks/label_throughput.py
+--help`` for options; results go to JSON and a Markdown table on stdout (``--rederive JSON``: the
+derived columns of an earlier run recomputed from its timings, and its table).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from common import PeakMemory, machine
 from PIL import Image
 from transformers import SamConfig
 
-from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam, tiny_sam_config
+from samrs_hf.experiments.tiny_sam import VIT_BASE_VISION, save_sam
+from samrs_hf.labeling.backends import BACKENDS
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.records import SourceObject
 
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace) -> dict:
     images = [
         Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)) for _ in range(args.images)
     ]
-    config = tiny_sam_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
+    config = BACKENDS["sam"].tiny_config() if args.quick else SamConfig(vision_config=VIT_BASE_VISION)
     with tempfile.TemporaryDirectory() as tmp:
         ways = Ways(save_sam(Path(tmp) / "sam", config), device, dtype)
     labeler_ways = [f"a@{chunk}" for chunk in args.prompt_batch_size]
@@ -176,9 +179,7 @@ def run(args: argparse.Namespace) -> dict:
                     "boxes": n,
                     "seconds_per_image": seconds,
                     "images_per_s": 1 / seconds,
-                    "ms_per_prompt_decode_post": None
-                    if way == "d"
-                    else 1000 * (seconds - (0 if way == "b" else encoder)) / n,
+                    "ms_per_prompt_decode_post": ms_per_prompt(way, seconds, n, encoder),
                     "peak_memory_mib": peak,
                     "measured_boxes": measured,
                     "extrapolated": measured < n,
@@ -206,6 +207,25 @@ def run(args: argparse.Namespace) -> dict:
         "rows": rows,
         "ratios": ratios(rows),
     }
+
+
+def ms_per_prompt(way: str, seconds: float, boxes: int, encoder: float) -> float | None:
+    """Decoding and post-processing per prompt in ms: ``seconds`` less the way's encodings of ``encoder``
+    seconds each (b re-encodes per box, the others once), over ``boxes``; ``None`` for the encoder alone (d)."""
+    if way == "d":
+        return None
+    encodings = boxes if way == "b" else 1
+    return 1000 * (seconds - encodings * encoder) / boxes
+
+
+def rederive(result: dict) -> dict:
+    """``result`` with its derived columns (ms / prompt, ratios) recomputed from its measured seconds."""
+    encoder = {r["boxes"]: r["seconds_per_image"] for r in result["rows"] if r["way"] == "d"}
+    for row in result["rows"]:
+        row["ms_per_prompt_decode_post"] = ms_per_prompt(
+            row["way"], row["seconds_per_image"], row["boxes"], encoder[row["boxes"]]
+        )
+    return {**result, "ratios": ratios(result["rows"])}
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -295,8 +315,14 @@ def main(argv: list[str] | None = None) -> None:
         help="tiny random SAM instead of ViT-B (smoke test)",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    parser.add_argument(
+        "--rederive", type=Path, default=None, metavar="JSON", help="recompute an earlier run's derived columns"
+    )
     args = parser.parse_args(argv)
-    result = run(args)
+    if args.rederive:
+        result, args.out = rederive(json.loads(args.rederive.read_text())), args.rederive
+    else:
+        result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(markdown(result))

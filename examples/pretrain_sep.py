@@ -1,6 +1,6 @@
 """Segmentation pre-training (SEP) on SAMRS: one backbone + decoder, one head per subset.
 
-    accelerate launch examples/pretrain_sep.py --dataset samrs --configs sota sior fast \
+    accelerate launch -q examples/pretrain_sep.py --dataset samrs --configs sota sior fast \
         --backbone resnet-50 --decoder upernet --batch-size 96 --max-steps 80000
 
 ``--batch-size`` is the global batch per optimisation step (split over processes and
@@ -13,7 +13,7 @@ loaded) ends the run at once with one ``error:`` line.
 
 import sys
 
-from samrs_hf.training.checks import run_training
+from samrs_hf.cli.training_runner import run_training
 from samrs_hf.training.pretrain import SepArguments, pretrain
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ the release), the 15 Table-1 rows in the paper's order; each image is encoded on
 
     python loading_scripts/ablate_hrsc2016.py /data/HRSC2016 runs/ablation_hrsc2016
 
-This folder's name comes from ``datasets``' loading scripts (see ``build_sota.py``); this recipe
+This folder's name comes from ``datasets``' loading scripts (see ``build_subset.py``); this recipe
 runs the paper's ablation through the public API, as ``samrs ablate --prompts paper`` does.
 """
 

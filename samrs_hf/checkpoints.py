@@ -1,8 +1,8 @@
 """Checks that a checkpoint (a Hub id or a local folder) can be loaded, before anything heavy runs.
 
 ``from_pretrained`` reports a missing local folder as an invalid repo id, a folder without
-weights as a missing ``model.safetensors``, and, offline, retries the Hub for about 25 s
-(huggingface_hub 2.4) before failing with tracebacks. These checks answer at once with one line
+weights as a missing ``model.safetensors``, and, offline, retries the Hub for tens of seconds
+before failing with tracebacks. These checks answer at once with one line
 naming the flag and the fix:
 
 * a local folder must exist and hold a ``config.json`` and weights (``*.safetensors`` or
@@ -92,7 +92,7 @@ def cache_only(name: str | os.PathLike) -> bool:
     """Whether ``name`` must load from the local cache alone: a Hub repo while the Hub does not answer.
 
     Pass it as ``from_pretrained(..., local_files_only=cache_only(name))``: otherwise, with peft installed,
-    transformers asks the Hub for an optional adapter config and retries for ~23 s before it goes on.
+    transformers asks the Hub for an optional adapter config and retries for tens of seconds before it goes on.
     """
     return on_hub(name) and not hub_reachable(str(name))
 

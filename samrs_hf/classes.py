@@ -1,9 +1,7 @@
-"""Class lists: each source's own order, and SAMRS's release order (the semantic-map values).
+"""Class lists in each source's own order (the annotation strings), and the value of unlabelled pixels.
 
-The release order is that of the published SAMRS data (ViTAE-Transformer/SAMRS @868c99a, "Generate Dataset/mapping.py"):
-SOTA follows BboxToolkit's DOTA-v2.0 order, SIOR and FAST are alphabetical; DIOR names are
-lower-cased and FAIR1M names have spaces replaced by ``-`` (each subset's recipe in
-:mod:`samrs_hf.dataset.subsets` owns that renaming).
+SAMRS's release order (the semantic-map values) is each subset's own: its recipe in
+:mod:`samrs_hf.dataset.subsets` holds it and the renaming from these names.
 """
 
 from __future__ import annotations
@@ -94,91 +92,6 @@ FAIR1M_CLASSES: tuple[str, ...] = (
     "Bridge",
 )
 """FAIR1M 1.0/2.0 ``<possibleresult><name>`` strings."""
-
-SAMRS_RELEASE_CLASSES: dict[str, tuple[str, ...]] = {
-    "sota": (
-        "large-vehicle",
-        "swimming-pool",
-        "helicopter",
-        "bridge",
-        "plane",
-        "ship",
-        "soccer-ball-field",
-        "basketball-court",
-        "ground-track-field",
-        "small-vehicle",
-        "baseball-diamond",
-        "tennis-court",
-        "roundabout",
-        "storage-tank",
-        "harbor",
-        "container-crane",
-        "airport",
-        "helipad",
-    ),
-    "sior": (
-        "airplane",
-        "airport",
-        "baseballfield",
-        "basketballcourt",
-        "bridge",
-        "chimney",
-        "expressway-service-area",
-        "expressway-toll-station",
-        "dam",
-        "golffield",
-        "groundtrackfield",
-        "harbor",
-        "overpass",
-        "ship",
-        "stadium",
-        "storagetank",
-        "tenniscourt",
-        "trainstation",
-        "vehicle",
-        "windmill",
-    ),
-    "fast": (
-        "A220",
-        "A321",
-        "A330",
-        "A350",
-        "ARJ21",
-        "Baseball-Field",
-        "Basketball-Court",
-        "Boeing737",
-        "Boeing747",
-        "Boeing777",
-        "Boeing787",
-        "Bridge",
-        "Bus",
-        "C919",
-        "Cargo-Truck",
-        "Dry-Cargo-Ship",
-        "Dump-Truck",
-        "Engineering-Ship",
-        "Excavator",
-        "Fishing-Boat",
-        "Football-Field",
-        "Intersection",
-        "Liquid-Cargo-Ship",
-        "Motorboat",
-        "other-airplane",
-        "other-ship",
-        "other-vehicle",
-        "Passenger-Ship",
-        "Roundabout",
-        "Small-Car",
-        "Tennis-Court",
-        "Tractor",
-        "Trailer",
-        "Truck-Tractor",
-        "Tugboat",
-        "Van",
-        "Warship",
-    ),
-}
-"""Label index order of each released SAMRS subset; 255 marks pixels no mask covers."""
 
 IGNORE_INDEX = 255
 """Semantic-map value of pixels no mask covers."""

@@ -18,7 +18,6 @@ from PIL import Image, ImageDraw
 
 __all__ = [
     "as_polygon",
-    "clip_hbox",
     "clip_polygon",
     "hbox_area",
     "hbox_center",
@@ -142,12 +141,6 @@ def hbox_xyxy_to_xywh(hbox) -> np.ndarray:
     """``[x0, y0, x1, y1]`` -> COCO ``[x, y, w, h]``."""
     x0, y0, x1, y1 = np.asarray(hbox, dtype=np.float64)
     return np.array([x0, y0, x1 - x0, y1 - y0])
-
-
-def clip_hbox(hbox, width: int, height: int) -> np.ndarray:
-    """Clip a horizontal box to the image ``[0, width] x [0, height]``."""
-    x0, y0, x1, y1 = np.asarray(hbox, dtype=np.float64)
-    return np.array([np.clip(x0, 0, width), np.clip(y0, 0, height), np.clip(x1, 0, width), np.clip(y1, 0, height)])
 
 
 def clip_polygon(polygon, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from samrs_hf.classes import SAMRS_RELEASE_CLASSES
+from samrs_hf.dataset.subsets import SAMRS_RELEASE_CLASSES
 from samrs_hf.geometry import polygon_to_hbox, rasterize_polygon, rbox_to_polygon
 
 SEGS = {"sota": "hbox_segs_init", "sior": "hbox_segs_trainvaltest_init", "fast": "rhbox_segs_init"}

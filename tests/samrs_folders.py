@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from masks_and_boxes import encode_rle
 from PIL import Image
 
 from samrs_hf.dataset.schema import image_bytes
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.dataset.writer import SubsetWriter
-from samrs_hf.labeling.maps import encode_rle
 
 TINY_SIZES = {"sota": {"train": 4, "validation": 2}, "sior": {"train": 2, "validation": 2}, "fast": {"train": 6}}
 """Rows per config and split for training tests: unequal subset sizes, and FAST without a validation split."""

@@ -32,10 +32,37 @@ def test_quick_label_benchmark_writes_rows_ratios_and_agreement(tmp_path, capsys
     assert {r["way"] for r in result["rows"]} == {"a@2", "a@1", "b", "c", "d"}
     naive = next(r for r in result["rows"] if r["way"] == "b")
     assert naive["extrapolated"] and naive["measured_boxes"] == 1
+    encoder = next(r["seconds_per_image"] for r in result["rows"] if r["way"] == "d")
+    for row in result["rows"]:  # ms / prompt: the time less the way's encodings (b: one per box), per box
+        encodings = {"b": 3, "d": None}.get(row["way"], 1)
+        expected = None if encodings is None else 1000 * (row["seconds_per_image"] - encodings * encoder) / 3
+        assert row["ms_per_prompt_decode_post"] == pytest.approx(expected)
     assert {r["way"] for r in result["ratios"]} == {"a@2", "a@1"}
     assert all({"b/a", "c/a", "a/d"} <= set(r) for r in result["ratios"])
     assert [a["differing_pixels"] for a in result["agreement_with_c"]] == [0, 0]
     assert "| way | boxes |" in capsys.readouterr().out
+
+
+def test_the_cpu_prompt_chunk_default_is_the_fastest_in_the_committed_results():
+    """``PROMPT_BATCH_SIZES["cpu"]`` is chosen from ``results_cpu.json``: the fastest labeler chunk from 20 boxes up."""
+    from samrs_hf.labeling.labeler import default_prompt_batch_size
+
+    rows = json.loads((BENCHMARKS / "results_cpu.json").read_text())["rows"]
+    chunk = f"a@{default_prompt_batch_size('cpu')}"
+    for boxes in (20, 100, 600):
+        labeler = {r["way"]: r["seconds_per_image"] for r in rows if r["boxes"] == boxes and r["way"].startswith("a@")}
+        assert labeler[chunk] == min(labeler.values()), (boxes, labeler)
+
+
+def test_png_levels_benchmark_times_both_levels_of_every_fixture_image(tmp_path, monkeypatch, fixtures_dir):
+    out = tmp_path / "png.json"
+    result = load("png_levels", monkeypatch).main(
+        ["--fixtures", str(fixtures_dir), "--repeats", "1", "--json", str(out)]
+    )
+    assert json.loads(out.read_text()) == result and len(result["rows"]) == 4
+    for row in result["rows"]:  # level 6 never makes a bigger file than level 1
+        assert row["level_1_bytes"] >= row["level_6_bytes"] > 0 and row["level_1_ms"] > 0
+        assert row["time_ratio"] == row["level_6_ms"] / row["level_1_ms"]
 
 
 @pytest.mark.slow

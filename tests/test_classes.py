@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from samrs_hf.classes import DIOR_CLASSES, DOTA_V2_CLASSES, FAIR1M_CLASSES, SAMRS_RELEASE_CLASSES
-from samrs_hf.dataset.subsets import SUBSETS
+from samrs_hf.classes import DIOR_CLASSES, DOTA_V2_CLASSES, FAIR1M_CLASSES
+from samrs_hf.dataset.subsets import SAMRS_RELEASE_CLASSES, SUBSETS
 from samrs_hf.sources import DIOR, DOTA, FAIR1M
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,25 @@ def subset_name(value: str) -> str:
     raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(sorted(SUBSETS))})")
 
 
+class RegistryChoices:
+    """argparse ``choices`` that are the keys of a registry (``MODULE.NAME``), imported the first time argparse
+    looks at them (a value to check, ``--help``, an error), so that starting the CLI imports no heavy module.
+    Give the argument a ``metavar``: argparse formats the choices of one without it when it is added."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(getattr(importlib.import_module(self.module), self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in getattr(importlib.import_module(self.module), self.name)
+
+
+SAM_FAMILIES = RegistryChoices("samrs_hf.labeling.backends", "BACKENDS")
+"""The ``model_type`` of each SAM family samrs-hf labels with."""
+
+
 def add_sam_arguments(
     parser: argparse.ArgumentParser,
     default_model: str,
@@ -45,10 +66,10 @@ def add_sam_arguments(
     decoding: bool = True,
     several_models: bool = False,
 ) -> None:
-    """``--model --device --dtype --prompt-batch-size --compile`` (and with ``decoding`` the mask-quality
+    """``--model --device --dtype --prompt-batch-size --compile [BACKEND]`` (and with ``decoding`` the mask-quality
     options ``--multimask --refine --clip-rbox``): how a command loads and runs SAM. With ``several_models``
     ``--model`` may be repeated (a list, ``None`` when not given)."""
-    what = "SAM, SAM-HQ or SAM 2 checkpoint: Hub id or local folder"
+    what = "checkpoint of a SAM family (SAM, SAM-HQ, SAM 2, ...; `samrs tiny-sam --help` lists them): Hub id or folder"
     if several_models:
         parser.add_argument("--model", action="append", help=f"{what}; repeat for several (default: {default_model})")
     else:
@@ -59,9 +80,16 @@ def add_sam_arguments(
         "--prompt-batch-size",
         type=int,
         default=None,
-        help="prompts decoded per model call (default: 4 on a CPU, 64 on a GPU)",
+        help="prompts decoded per model call (default: 1 on a CPU, 64 on a GPU)",
     )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the image encoder and mask decoder")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="inductor",
+        default=False,
+        metavar="BACKEND",
+        help="torch.compile the image encoder and mask decoder (BACKEND: inductor when not given)",
+    )
     if decoding:
         parser.add_argument(
             "--multimask",
@@ -84,11 +112,9 @@ def add_sam_arguments(
 
 
 def decoding_of(args: argparse.Namespace) -> Decoding:
-    """The :class:`~samrs_hf.labeling.labeler.Decoding` of :func:`add_sam_arguments`' options."""
+    """The :class:`~samrs_hf.labeling.labeler.Decoding` of :func:`add_sam_arguments`' options (it checks them)."""
     from samrs_hf.labeling.labeler import Decoding
 
-    if getattr(args, "refine", 0) < 0:
-        raise ValueError(f"--refine must be 0 or more, got {args.refine}")
     return Decoding(
         getattr(args, "multimask", "single") == "best", getattr(args, "refine", 0), getattr(args, "clip_rbox", None)
     )

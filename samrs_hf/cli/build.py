@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samrs_hf.checkpoints import check_checkpoint
 from samrs_hf.cli.arguments import (
     add_image_limit_argument,
     add_sam_arguments,
@@ -19,7 +18,6 @@ from samrs_hf.cli.arguments import (
     apply_image_limit,
     decoding_of,
 )
-from samrs_hf.dataset.folder import check_dataset_folder
 from samrs_hf.dataset.subsets import RECIPES
 
 
@@ -53,12 +51,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.subset == "coco" and not args.root.is_file():
-        raise FileNotFoundError(f"--root {args.root}: no such file (the COCO instance .json)")
-    if args.subset != "coco" and not args.root.is_dir():
-        raise FileNotFoundError(f"--root {args.root}: no such folder (the raw {args.subset} dataset)")
-    check_checkpoint(args.model, "--model", "facebook/sam-vit-huge")
-    check_dataset_folder(args.out)
+    """Build with the options as given: :func:`~samrs_hf.dataset.build.build_subset` checks them all before
+    any work."""
     apply_image_limit(args)
 
     from accelerate import PartialState

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samrs_hf.training.checks import run_training
+    from samrs_hf.cli.training_runner import run_training
     from samrs_hf.training.finetune import FinetuneArguments, finetune
 
     return run_training(FinetuneArguments, finetune, prog="samrs finetune", argv=args.flags)

@@ -16,7 +16,6 @@ from samrs_hf.cli.arguments import (
     add_writer_arguments,
     apply_image_limit,
 )
-from samrs_hf.dataset.folder import check_dataset_folder
 
 
 def _split_list(text: str) -> tuple[str, Path]:
@@ -57,7 +56,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_dataset_folder(args.out)
     apply_image_limit(args)
     split_lists = dict(args.split_list) if args.split_list else None
 

@@ -25,7 +25,9 @@ def register(subparsers) -> None:
         description="Write the decoded training cache (raw uint8 arrays, 4 bytes per pixel) of each config and split.",
     )
     parser.add_argument("dataset", help="SAMRS dataset folder or Hub id (as given to `samrs pretrain --dataset`)")
-    parser.add_argument("--configs", nargs="+", default=["sota", "sior", "fast"], choices=sorted(SUBSETS))
+    parser.add_argument(
+        "--configs", nargs="+", default=list(SUBSETS), choices=sorted(SUBSETS), help="default: %(default)s"
+    )
     parser.add_argument(
         "--splits",
         nargs="+",

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samrs_hf.training.checks import run_training
+    from samrs_hf.cli.training_runner import run_training
     from samrs_hf.training.pretrain import SepArguments, pretrain
 
     return run_training(SepArguments, pretrain, prog="samrs pretrain", argv=args.flags)

@@ -1,19 +1,23 @@
-"""``samrs tiny-sam DIR [--family sam|sam_hq|sam2]``: write a small random checkpoint for offline smoke runs."""
+"""``samrs tiny-sam DIR [--family FAMILY]``: write a small random checkpoint for offline smoke runs."""
 
 from __future__ import annotations
 
 import argparse
 
+from samrs_hf.cli.arguments import SAM_FAMILIES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "tiny-sam",
-        help="write a tiny randomly initialised SAM, SAM-HQ or SAM 2 (model + processor) for offline smoke runs",
+        help="write a tiny randomly initialised SAM-family checkpoint (model + processor) for offline smoke runs",
         description="Write a tiny random checkpoint to DIR. Its masks are meaningless: it exercises the "
         "pipeline without Hub access. Use a real checkpoint (facebook/sam-vit-huge) for data.",
     )
     parser.add_argument("out", help="folder to write the model to")
-    parser.add_argument("--family", default="sam", choices=("sam", "sam_hq", "sam2"), help="default: %(default)s")
+    parser.add_argument(
+        "--family", default="sam", choices=SAM_FAMILIES, metavar="FAMILY", help="%(choices)s (default: %(default)s)"
+    )
     parser.add_argument(
         "--size",
         default="tiny",

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from samrs_hf.cli.training_runner import run_training
     from samrs_hf.samtuning.trainer import TrainSamArguments, train_sam
-    from samrs_hf.training.checks import run_training
 
     return run_training(TrainSamArguments, train_sam, prog="samrs train-sam", argv=args.flags)

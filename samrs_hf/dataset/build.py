@@ -4,10 +4,12 @@ Flow: source reader -> :func:`~samrs_hf.labeling.tiling.tile_scene` ->
 :meth:`SamLabeler.label_objects <samrs_hf.labeling.labeler.SamLabeler.label_objects>` (the subset's
 prompt) -> :class:`~samrs_hf.labeling.maps.LabelMapBuilder` -> :func:`~samrs_hf.dataset.schema.tile_row`.
 
-:class:`BuildJob` is a :class:`~samrs_hf.dataset.job.SubsetJob` (lock, resume, processes, publishing):
-its work items are the tiles with objects; planning reads every annotation and checks every image's
-header against it, so a bad file stops the build (or, with ``skip_bad``, is skipped and named) before
-the model is loaded. Objects the readers and the tiler drop are counted in the summary.
+:class:`BuildJob` is a :class:`~samrs_hf.dataset.job.SubsetJob` (lock, resume, processes, publishing).
+Its options are checked first (:meth:`BuildOptions.checked <samrs_hf.dataset.build_options.BuildOptions.checked>`:
+nothing is read or loaded before). Its work items are the tiles with objects; planning reads every annotation
+and checks every image's header against it, so a bad file stops the build (or, with ``skip_bad``, is skipped
+and named) before the model is loaded, which happens only once the resume has accepted the settings.
+Objects the readers and the tiler drop are counted in the summary.
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from itertools import groupby, islice
-from pathlib import Path
 from typing import TypeVar
 
+import torch
 from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 from PIL import Image
 from tqdm.auto import tqdm
+from transformers import AutoConfig
 
+from samrs_hf.checkpoints import cache_only
+from samrs_hf.dataset.build_options import BuildOptions
 from samrs_hf.dataset.job import JobSummary, Row, SubsetJob, prefetch, shown, skip_or_raise
 from samrs_hf.dataset.schema import tile_row
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset, hf_split_name
-from samrs_hf.labeling.labeler import Decoding, ImageEncoding, SamLabeler
+from samrs_hf.labeling.backends import load_backend
+from samrs_hf.labeling.labeler import ImageEncoding, SamLabeler, config_hash, resolve_dtype
 from samrs_hf.labeling.maps import LabelMapBuilder
 from samrs_hf.labeling.tiling import Tile, tile_scene
 from samrs_hf.records import ImageReadError, SourceImage
@@ -40,32 +46,8 @@ __all__ = ["BuildJob", "BuildOptions", "BuildSummary", "PlannedTile", "build_sub
 T = TypeVar("T")
 IMAGE_BATCH_SIZES = {"cpu": 1, "cuda": 4}
 """Default tiles per encoder call: a CPU gains nothing from batching the encoder (it is compute-bound
-already); on a GPU a few tiles per call fill it better (4: not measured here, no GPU was lent)."""
-
-
-@dataclass
-class BuildOptions:
-    """What ``samrs build`` takes; ``None`` means the subset's paper setting (see :mod:`samrs_hf.dataset.subsets`)."""
-
-    subset: str
-    root: Path
-    out: Path
-    model: str = "facebook/sam-vit-huge"
-    splits: tuple[str, ...] | None = None  # source splits; "all" = the whole root (flat layout)
-    limit: int | None = None  # first N images of each split
-    prompt: str | None = None
-    prompt_batch_size: int | None = None  # default by device (SamLabeler)
-    image_batch_size: int | None = None  # tiles per encoder call; default by device (IMAGE_BATCH_SIZES)
-    device: str | None = None
-    dtype: str | None = None
-    decoding: Decoding | str | None = None  # mask-quality options (SamLabeler's Decoding), off by default
-    compile: bool = False
-    rows_per_shard: int = 256
-    skip_bad: bool = False
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        self.root, self.out = Path(self.root), Path(self.out)
+already); on a GPU a few tiles per call fill it better (``benchmarks/gpu.py`` times 1, 4 and 8;
+``benchmarks/README.md`` says what has been measured)."""
 
 
 @dataclass
@@ -197,7 +179,8 @@ def build_subset(options: BuildOptions, labeler: SamLabeler | None = None) -> Bu
     """Build (or resume) ``options.subset`` into ``options.out``; returns the summary of all processes.
 
     ``labeler``: an already loaded one (its model, device, dtype and decoding replace the options').
-    Raises ``ValueError`` when no tile of the subset could be written at all.
+    Raises ``ValueError`` / ``OSError`` for options that cannot work (before anything is read), and
+    ``ValueError`` when no tile of the subset could be written at all.
     """
     return BuildJob(options, labeler).run()
 
@@ -209,27 +192,23 @@ class BuildJob(SubsetJob[PlannedTile]):
     hint = "check --root and --split, or drop --limit"
 
     def __init__(self, options: BuildOptions, labeler: SamLabeler | None = None):
+        options = options.checked(check_model=labeler is None)
         recipe = get_subset(options.subset)
         if not recipe.classes:  # a source with its own classes (coco)
             recipe = recipe.with_classes(get_source(recipe.source)(options.root, **recipe.source_kwargs).classes)
         state = PartialState(cpu=_cpu_requested(options))
         super().__init__(recipe, options.out, state, options.rows_per_shard, options.skip_bad, options.overwrite)
-        self.options, self.prompt, self._given_labeler = options, options.prompt or recipe.prompt, labeler
+        self.options, self.prompt, self._given_labeler = options, options.prompt, labeler
 
     @cached_property
     def labeler(self) -> SamLabeler:
-        """The labeler given, or the options' model, loaded when first needed (after planning)."""
+        """The labeler given, or the options' model (checked already), loaded when first needed: to label."""
         if self._given_labeler is not None:
             return self._given_labeler
         options = self.options
-        return SamLabeler(
-            options.model,
-            options.device or self.state.device,
-            options.dtype,
-            options.prompt_batch_size,
-            options.decoding,
-            options.compile,
-        )
+        device = torch.device(options.device or self.state.device)
+        backend = load_backend(options.model, device, resolve_dtype(options.dtype))
+        return SamLabeler(backend, device, options.dtype, options.prompt_batch_size, options.decoding, options.compile)
 
     def new_summary(self) -> BuildSummary:
         return BuildSummary()
@@ -241,16 +220,22 @@ class BuildJob(SubsetJob[PlannedTile]):
         return item.split, item.tile.image_id
 
     def settings(self) -> dict:
-        """What determines the rows; the model is compared by its configuration's hash (``model_config``), so
-        two spellings of one folder are the same setting (``model`` is kept for people to read)."""
-        labeler = self.labeler
+        """What determines the rows, in canonical form. The model is compared by its configuration's hash
+        (``model_config``, read without loading the weights), so two spellings of one folder are the same
+        setting (``model`` is kept for people to read)."""
+        given, options = self._given_labeler, self.options
+        if given is not None:
+            model, config, dtype, decoding = given.model_id, given.model.config, given.dtype, given.decoding
+        else:
+            model, dtype, decoding = options.model, options.dtype, options.decoding
+            config = AutoConfig.from_pretrained(model, local_files_only=cache_only(model))
         return {
             "subset": self.recipe.name,
-            "model": labeler.model_id,
-            "model_config": labeler.config_hash,
-            "dtype": str(labeler.dtype).removeprefix("torch."),
+            "model": model,
+            "model_config": config_hash(config),
+            "dtype": str(resolve_dtype(dtype)).removeprefix("torch."),
             "prompt": self.prompt,
-            "decoding": str(labeler.decoding) or "single mask (the paper's)",
+            "decoding": str(decoding) or "single mask (the paper's)",
             "source": self.recipe.source,
             "source_kwargs": self.recipe.source_kwargs,
             "splits": list(self.options.splits or self.recipe.splits),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 from datasets import DatasetInfo, Features, SplitDict, SplitInfo
-from datasets.info import DatasetInfosDict
+from datasets.info import DatasetInfosDict  # datasets exports no other writer of a card's dataset_info
 from filelock import UnixFileLock
 from huggingface_hub import DatasetCard, DatasetCardData
 

@@ -105,7 +105,7 @@ def _card_splits(folder: Path, card: dict, config: str) -> dict[str, str]:
 
 def _card_rows(folder: Path, card: dict, config: str) -> dict[str, int]:
     """``split -> rows`` that the card of ``folder`` records for ``config`` (read as ``datasets`` reads it)."""
-    from datasets.info import DatasetInfosDict
+    from datasets.info import DatasetInfosDict  # how datasets itself reads the card (not exported elsewhere)
 
     try:
         info = DatasetInfosDict.from_dataset_card_data(card).get(config)

@@ -22,10 +22,10 @@ from samrs_hf.labeling.tiling import Tile
 __all__ = ["file_stem", "image_bytes", "samrs_features", "tile_file_name", "tile_row"]
 
 IMAGE_COMPRESS_LEVEL = 1
-"""zlib level of the tile images' PNGs. Aerial photographs barely compress past level 1: on the
-fixtures' DOTA, DIOR, HRSC2016 and Potsdam images level 6 (PIL's default) is 1-12 % smaller but
-2.5-4.6x slower (about 150-300 ms for a 1024 tile), which would make the writer thread, not SAM,
-the bottleneck of a GPU build. Semantic maps (flat regions, a few ms) keep the default level."""
+"""zlib level of the tile images' PNGs. Aerial photographs barely compress past level 1: PIL's default
+level 6 makes files a little smaller for several times the time (``benchmarks/png_levels.py``, figures in
+``benchmarks/README.md``), which would make the writer thread, not SAM, the bottleneck of a GPU build.
+Semantic maps (flat regions) keep the default level."""
 
 
 _SAFE_NAME = re.compile(r"^[^/\\\x00]+$")

@@ -58,10 +58,9 @@ BUILD_SETTINGS = ".build.json"
 STAGING = ".incomplete"
 ROW_GROUP_ROWS = 16
 """Rows per Parquet row group at most. A streamed config has one shard per row group, which a reader holds
-whole: with 1024 tiles (~1.9 MB each), groups of 4-16 rows added 55-62 MiB to a reader, gave the first row
-in 0.07-0.34 s and resumed in 0.1-0.2 s, against 177-665 MiB, 1.1-1.8 s and 1.3-4.4 s for 32-128 rows, for
-0.2 % more file bytes at 4 rows (``benchmarks/stream_layout.py``, ``results_stream_layout_cpu.json``, 2-core
-AMD EPYC, 2026-12-07); 16 leaves SAMRS's smallest training split (SIOR, 11,725 tiles) 733 shards."""
+whole, so the group's size sets a streamed reader's memory, first row and resume; small groups cost almost no
+file bytes (measured in ``benchmarks/README.md``, "Parquet layout for streaming"). 16 leaves SAMRS's smallest
+training split (SIOR, 11,725 tiles) 733 shards."""
 ROW_GROUP_BYTES = 32 * 2**20
 """Arrow bytes per row group at most (~16 tiles of 1024): rows of dense tiles (many instances) close it early."""
 SHARD_BYTES = 256 * 2**20

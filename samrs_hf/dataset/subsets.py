@@ -16,9 +16,14 @@ coco     a COCO instance file  train (``--split``)    1024, stride 824  hbox    
 * FAST: FAIR1M-2.0 has only oriented boxes, hence ``rhbox`` (SAM takes no rotated box). The
   paper gives the 600x600 tile size but not the overlap; we take 100 pixels (stride 500), about
   1/6 of a tile as DOTA's 200/1024, and larger than FAIR1M's cars, ships and most aircraft.
-* Class names: the semantic-map values follow the SAMRS release order
-  (:data:`~samrs_hf.classes.SAMRS_RELEASE_CLASSES`); each recipe's ``release_name`` maps a
-  source name onto it (DIOR lower-cased, FAIR1M spaces to ``-``).
+* Class names: the semantic-map values follow the SAMRS release order, the published data's
+  (ViTAE-Transformer/SAMRS @868c99a, "Generate Dataset/mapping.py": SOTA in BboxToolkit's DOTA-v2.0
+  order, SIOR and FAST alphabetical), which each recipe holds; its ``release_name`` maps a source
+  name onto it (DIOR lower-cased, FAIR1M spaces to ``-``).
+* Release format: where the authors' release keeps each subset's images, label folder and pkl boxes
+  (:class:`ReleaseFormat`, read and written by :mod:`samrs_hf.dataset.release`).
+* A new subset is a recipe here and its card template, ``card_templates/{name}.md``: every list of
+  subsets (CLI choices, training's default configs, the release's formats) comes from :data:`SUBSETS`.
 * coco: your own detection set as a COCO instance file (``--root FILE.json``), built like SOTA; its
   classes are the file's categories (in ``id`` order), read from the file at build time and from
   the shards' schema after (:func:`samrs_hf.dataset.card.built_recipe`). It is not a SEP subset.
@@ -33,13 +38,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samrs_hf.classes import SAMRS_RELEASE_CLASSES
 from samrs_hf.labeling.tiling import TilingSpec
 
 if TYPE_CHECKING:
     from datasets import Features
 
-__all__ = ["RECIPES", "SUBSETS", "SubsetRecipe", "get_subset", "hf_split_name"]
+__all__ = [
+    "RECIPES",
+    "SAMRS_RELEASE_CLASSES",
+    "SUBSETS",
+    "ReleaseFormat",
+    "SubsetRecipe",
+    "get_subset",
+    "hf_split_name",
+]
 
 CARD_TEMPLATES = Path(__file__).parent / "card_templates"
 
@@ -56,10 +68,28 @@ def _dashed(name: str) -> str:
     return name.replace(" ", "-")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+@dataclass(frozen=True)
+class ReleaseFormat:
+    """How the authors' release stores a subset: image folder and suffix, label folder (``segs``), the pkl key
+    of the prompt box (``box_key``) and its numpy dtype, and whether instances carry an ``rbox``."""
+
+    images: str
+    suffix: str
+    segs: str
+    box_key: str
+    box_dtype: str
+    rotated: bool
+
+
 @dataclass(frozen=True)
 class SubsetRecipe:
     """How one subset is built: ``sources.get_source(source)(root, split, **source_kwargs)``, tiled with
-    ``tiling`` and prompted with ``prompt``; labels in ``classes`` order, reached by ``release_name``."""
+    ``tiling`` and prompted with ``prompt``; labels in ``classes`` order, reached by ``release_name``;
+    ``release``: how the authors' release stores it (``None``: not released)."""
 
     name: str
     source: str
@@ -70,6 +100,7 @@ class SubsetRecipe:
     release_name: Callable[[str], str]
     sep_images: int
     source_kwargs: dict = field(default_factory=dict)
+    release: ReleaseFormat | None = None
 
     def with_classes(self, classes: tuple[str, ...]) -> SubsetRecipe:
         """This recipe with ``classes`` (a recipe whose classes come from its source has none of its own)."""
@@ -88,6 +119,34 @@ class SubsetRecipe:
         return (CARD_TEMPLATES / f"{self.name}.md").read_text(encoding="utf-8").strip()
 
 
+# Release order of each subset (ViTAE-Transformer/SAMRS @868c99a, "Generate Dataset/mapping.py")
+SOTA_CLASSES = _names(
+    """
+    large-vehicle swimming-pool helicopter bridge plane ship soccer-ball-field basketball-court
+    ground-track-field small-vehicle baseball-diamond tennis-court roundabout storage-tank
+    harbor container-crane airport helipad
+    """
+)
+
+SIOR_CLASSES = _names(
+    """
+    airplane airport baseballfield basketballcourt bridge chimney expressway-service-area
+    expressway-toll-station dam golffield groundtrackfield harbor overpass ship stadium
+    storagetank tenniscourt trainstation vehicle windmill
+    """
+)
+
+FAST_CLASSES = _names(
+    """
+    A220 A321 A330 A350 ARJ21 Baseball-Field Basketball-Court Boeing737 Boeing747 Boeing777
+    Boeing787 Bridge Bus C919 Cargo-Truck Dry-Cargo-Ship Dump-Truck Engineering-Ship Excavator
+    Fishing-Boat Football-Field Intersection Liquid-Cargo-Ship Motorboat other-airplane
+    other-ship other-vehicle Passenger-Ship Roundabout Small-Car Tennis-Court Tractor Trailer
+    Truck-Tractor Tugboat Van Warship
+    """
+)
+
+
 SUBSETS: dict[str, SubsetRecipe] = {
     recipe.name: recipe
     for recipe in (
@@ -97,10 +156,11 @@ SUBSETS: dict[str, SubsetRecipe] = {
             ("train", "val"),
             TilingSpec(1024, 824),
             "hbox",
-            SAMRS_RELEASE_CLASSES["sota"],
+            SOTA_CLASSES,
             _same,
             sep_images=17_480,
             source_kwargs={"version": "2.0"},
+            release=ReleaseFormat("images", ".png", "hbox_segs", "bbox", "float64", rotated=False),
         ),
         SubsetRecipe(
             "sior",
@@ -108,10 +168,11 @@ SUBSETS: dict[str, SubsetRecipe] = {
             ("train", "val", "test"),
             TilingSpec(),
             "hbox",
-            SAMRS_RELEASE_CLASSES["sior"],
+            SIOR_CLASSES,
             _lower,
             sep_images=11_725,
             source_kwargs={"oriented": False},
+            release=ReleaseFormat("JPEGImages-trainval", ".jpg", "hbox_segs", "bbox", "float32", rotated=False),
         ),
         SubsetRecipe(
             "fast",
@@ -119,14 +180,17 @@ SUBSETS: dict[str, SubsetRecipe] = {
             ("train", "validation"),
             TilingSpec(600, 500),
             "rhbox",
-            SAMRS_RELEASE_CLASSES["fast"],
+            FAST_CLASSES,
             _dashed,
             sep_images=64_147,
+            release=ReleaseFormat("images", ".png", "rhbox_segs", "rhbox", "float64", rotated=True),
         ),
     )
 }
+"""The paper's subsets (what SEP pre-trains on and the authors released)."""
 
-"""The paper's subsets (what SEP pre-trains on)."""
+SAMRS_RELEASE_CLASSES: dict[str, tuple[str, ...]] = {name: recipe.classes for name, recipe in SUBSETS.items()}
+"""Label index order of each released SAMRS subset; 255 marks pixels no mask covers."""
 
 RECIPES: dict[str, SubsetRecipe] = {
     **SUBSETS,

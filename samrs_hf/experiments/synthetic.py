@@ -14,13 +14,11 @@ outline, as a DOTA annotator would draw it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from pycocotools import mask as mask_utils
 
 from samrs_hf.geometry import polygon_to_hbox, polygon_to_rbox, rasterize_polygon, rbox_to_polygon, rotate_points
 from samrs_hf.records import SourceObject
@@ -31,7 +29,6 @@ __all__ = [
     "Scene",
     "SceneObject",
     "make_scene",
-    "write_coco_scenes",
     "write_dota_scene",
     "write_hrsc_scenes",
 ]
@@ -238,35 +235,6 @@ def write_dota_scene(out_dir: str | Path, scene: Scene) -> Path:
     scene.image.save(out_dir / "images" / f"{scene.image_id}.png")
     write_dota_labels(out_dir / "labelTxt" / f"{scene.image_id}.txt", [o.to_source_object() for o in scene.objects])
     return out_dir
-
-
-def write_coco_scenes(out_dir: str | Path, scenes: list[Scene], classes: tuple[str, ...]) -> Path:
-    """Write the scenes as ``images/<id>.png`` and a COCO instance file ``annotations.json`` (categories
-    ``classes``, ids from 1) under ``out_dir``; return the file. Ships are written as their polygon (what
-    an annotator draws), every other object as the RLE of its visible mask."""
-    out_dir = Path(out_dir)
-    (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
-    for number, scene in enumerate(scenes, 1):
-        scene.image.save(out_dir / "images" / f"{scene.image_id}.png")
-        images.append({"id": number, "file_name": f"{scene.image_id}.png", "width": scene.image.width,
-                       "height": scene.image.height})  # fmt: skip
-        for obj in scene.objects:
-            rle = mask_utils.encode(np.asfortranarray(obj.mask.astype(np.uint8)))
-            x, y, w, h = mask_utils.toBbox(rle).tolist()
-            segmentation = (
-                [obj.outline.ravel().round(2).tolist()]
-                if obj.category == "ship"
-                else {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
-            )
-            annotations.append(
-                {"id": len(annotations) + 1, "image_id": number, "category_id": classes.index(obj.category) + 1,
-                 "bbox": [x, y, w, h], "area": int(obj.mask.sum()), "segmentation": segmentation, "iscrowd": 0}
-            )  # fmt: skip
-    categories = [{"id": i, "name": name, "supercategory": "object"} for i, name in enumerate(classes, 1)]
-    path = out_dir / "annotations.json"
-    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
-    return path
 
 
 HRSC_OBJECT = """    <HRSC_Object>

@@ -2,14 +2,14 @@
 
 :class:`SamLabeler` encodes an image once (or several per encoder call, :meth:`~SamLabeler.encode_batch`),
 decodes its prompts ``prompt_batch_size`` at a time and yields one :class:`LabeledObject` per object:
-its mask (as a tight :class:`~samrs_hf.labeling.transforms.MaskWindow`), the model's predicted IoU
+its mask (as a tight :class:`~samrs_hf.labeling.mask_window.MaskWindow`), the model's predicted IoU
 and the box the prompt came from. Memory bound: the model, one image embedding, one chunk's decoder
 activations and low-resolution masks, and the windows being yielded; it does not grow with the
 number of objects (the previous chunk is freed before the next is decoded).
 
 Masks equal the model's own ``post_process_masks(...) > 0`` (SAM: bilinear to the padded 1024
 frame, crop, bilinear to the image size; SAM 2: one bilinear resize), computed at the cost of
-each mask's window (:meth:`~samrs_hf.labeling.transforms.SamFrame.mask_window`); on a GPU a
+each mask's window (:meth:`~samrs_hf.labeling.sam_frame.SamFrame.mask_window`); on a GPU a
 chunk is resized on the device and only the windows come back.
 
 :class:`Decoding` adds the mask-quality options the paper did not use: SAM's three-mask output
@@ -30,12 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from transformers import PreTrainedConfig
 
 from samrs_hf import geometry
 from samrs_hf.checkpoints import ModelNotAvailableError, check_checkpoint
 from samrs_hf.labeling.backends import SamBackend, load_backend
+from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.labeling.prompts import PromptSpec, build_prompts
-from samrs_hf.labeling.transforms import MaskWindow
 from samrs_hf.records import SourceObject
 
 __all__ = [
@@ -44,8 +45,10 @@ __all__ = [
     "LabeledObject",
     "ModelNotAvailableError",
     "SamLabeler",
+    "config_hash",
     "default_prompt_batch_size",
     "parse_row",
+    "resolve_dtype",
 ]
 
 DTYPES = {
@@ -56,15 +59,15 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-PROMPT_BATCH_SIZES = {"cpu": 4, "cuda": 64}
-"""Default prompts per decoder call by device: on 2 CPU cores chunks of 4 decode fastest
-(benchmarks/README.md, decoder alone at ViT-B sizes: 39 ms a prompt against 44 for 1 and 75 for 64);
-on a GPU a chunk is bound by kernel launches, so large chunks pay (64 is segment-anything's choice;
-not measured here)."""
+PROMPT_BATCH_SIZES = {"cpu": 1}
+"""Default prompts per decoder call by device. On a CPU one prompt per call: the fastest chunk in
+``benchmarks/results_cpu.json`` from 20 boxes up (``tests/test_benchmarks.py`` holds the two together), and
+bit for bit one model call per prompt. Elsewhere 64, segment-anything's own batch of points per call
+(``benchmarks/README.md`` for what is measured on which device)."""
 
 
 def default_prompt_batch_size(device: torch.device | str) -> int:
-    """:data:`PROMPT_BATCH_SIZES` for ``device`` (64 for accelerators other than CUDA too)."""
+    """:data:`PROMPT_BATCH_SIZES` for ``device``; 64 for CUDA and other accelerators."""
     return PROMPT_BATCH_SIZES.get(torch.device(device).type, 64)
 
 
@@ -85,6 +88,12 @@ class Decoding:
     best: bool = False
     refine: int = 0
     clip_rbox: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.refine < 0:
+            raise ValueError(f"--refine {self.refine}: give 0 or more decoder passes")
+        if self.clip_rbox is not None and not self.clip_rbox >= 0:
+            raise ValueError(f"--clip-rbox {self.clip_rbox:g}: give a margin of 0 pixels or more")
 
     @classmethod
     def parse(cls, text: str | Decoding | None) -> Decoding:
@@ -146,12 +155,27 @@ class ImageEncoding:
     image_size: tuple[int, int]
 
 
-def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    """The torch dtype of ``dtype`` (a name of :data:`DTYPES`, a dtype, or ``None`` for float32)."""
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype or torch.float32
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+        raise ValueError(f"--dtype {dtype}: unknown; use one of {', '.join(DTYPES)}")
     return DTYPES[dtype]
+
+
+def config_hash(config: PreTrainedConfig) -> str:
+    """SHA-256 of a model configuration as ``save_pretrained`` writes it (``to_diff_dict``: not where it was
+    loaded from), without the transformers version or any ``dtype``: one checkpoint gives one hash however its
+    path or Hub id is spelled and whatever it is loaded in."""
+
+    def without_dtype(value):
+        if isinstance(value, dict):
+            return {k: without_dtype(v) for k, v in value.items() if k not in ("dtype", "transformers_version")}
+        return value
+
+    text = json.dumps(without_dtype(config.to_diff_dict()), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _image_size(image: Image.Image | np.ndarray) -> tuple[int, int]:
@@ -184,7 +208,7 @@ class SamLabeler:
         self.prompt_batch_size = prompt_batch_size or default_prompt_batch_size(self.device)
         if self.prompt_batch_size < 1:
             raise ValueError(f"prompt_batch_size must be >= 1, got {prompt_batch_size}")
-        self.dtype = _resolve_dtype(dtype)
+        self.dtype = resolve_dtype(dtype)
         self.decoding = Decoding.parse(decoding)
         if isinstance(model, SamBackend):  # a model in memory, e.g. one being trained
             self.backend, self.model_id = model, model.model.name_or_path
@@ -199,18 +223,7 @@ class SamLabeler:
             self.backend = load_backend(checkpoint, self.device, self.dtype)
         self.model, self.frame = self.backend.model, self.backend.frame
         if compile:
-            backend = compile if isinstance(compile, str) else "inductor"
-            self.model.vision_encoder.compile(backend=backend)
-            self.model.mask_decoder.compile(backend=backend)
-
-    @property
-    def config_hash(self) -> str:
-        """SHA-256 of the model's configuration, without where it was loaded from or its dtype: the same
-        checkpoint gives the same hash however its path or Hub id is spelled."""
-        config = self.model.config.to_dict()
-        for key in ("_name_or_path", "_commit_hash", "transformers_version", "dtype", "torch_dtype"):
-            config.pop(key, None)
-        return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+            self.backend.compile(compile if isinstance(compile, str) else "inductor")
 
     def _autocast(self):
         half = self.dtype in (torch.bfloat16, torch.float16)

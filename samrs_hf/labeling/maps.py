@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from samrs_hf import geometry
 from samrs_hf.classes import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from samrs_hf.labeling.labeler import LabeledObject
-    from samrs_hf.labeling.transforms import MaskWindow
+    from samrs_hf.labeling.mask_window import MaskWindow
 
-__all__ = ["InstanceRecord", "LabelMapBuilder", "encode_rle"]
+__all__ = ["InstanceRecord", "LabelMapBuilder"]
 
 
 @dataclass
@@ -42,15 +41,6 @@ class InstanceRecord:
     area: int
     score: float
     prompt_box: list[float]
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """COCO RLE ``{"size": [h, w], "counts": str}`` of a boolean mask (pycocotools)."""
-    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return {
-        "size": [int(v) for v in rle["size"]],
-        "counts": rle["counts"].decode("ascii"),
-    }
 
 
 class LabelMapBuilder:

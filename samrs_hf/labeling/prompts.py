@@ -8,7 +8,7 @@ inside the region and -1000 outside, in SAM's resized and padded frame). A spec 
 
 :func:`build_prompts` turns a list of objects into :class:`SamPrompts`, whose :meth:`SamPrompts.chunk`
 gives the model inputs for a slice of objects, so mask inputs exist only one chunk at a time.
-Coordinates are mapped into the model's input by :class:`~samrs_hf.labeling.transforms.SamFrame`.
+Coordinates are mapped into the model's input by :class:`~samrs_hf.labeling.sam_frame.SamFrame`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from samrs_hf import geometry
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.records import SourceObject
 
 __all__ = ["KINDS", "PromptSpec", "SamPrompts", "build_prompts", "mask_prompt"]

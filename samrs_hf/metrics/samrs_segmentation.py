@@ -24,8 +24,9 @@ Returns:
 """
 
 
-@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SamrsSegmentation(evaluate.Metric):
+    __doc__ = _DESCRIPTION + _KWARGS_DESCRIPTION
+
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
             description=_DESCRIPTION,

@@ -7,7 +7,9 @@ losses.py      SAM's loss: focal + dice (20:1) and MSE on the predicted IoU
 evaluation.py  mIoU_I / mIoU_P through the labeler, before, during and after training
 trainer.py     the Accelerate loop (:func:`train_sam`), checkpoints with exact resume
 card.py        the tuned model's card
-embedded.py    the small SAM shipped in the package, the offline default of ``samrs demo``
+
+The small SAM shipped in the package (``samrs_hf.models``, the offline default of ``samrs demo``) was trained
+with it.
 """
 
 from samrs_hf._lazy import lazy_exports

@@ -1,8 +1,8 @@
 """Training images in the model's frame, prepared once: true masks on the decoder's grid, and the encoder's
 input or (frozen encoder) its output, kept in a memory-bounded cache that spills to disk.
 
-Encoding an image is by far the costliest part of a SAM step (ViT-H: ~0.5 s on a GPU); with the image
-encoder frozen each image is encoded once and its embedding served every epoch after.
+Encoding an image is by far the costliest part of a SAM step (``benchmarks/README.md``, "SAM tuning"); with
+the image encoder frozen each image is encoded once and its embedding served every epoch after.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.records import SourceObject
 from samrs_hf.samtuning.sources import MaskedImage, objects_with_masks
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from samrs_hf.labeling.prompts import PromptSpec, build_prompts
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.records import SourceObject
 
 __all__ = ["DEFAULT_PROMPTS", "JITTER_FRACTION", "JITTER_MAX_PX", "jitter_object", "sample_prompts"]

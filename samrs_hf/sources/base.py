@@ -85,6 +85,14 @@ class DetectionSource(ABC):
 
     name: str = ""
     classes: tuple[str, ...] = ()
+    root_is_file = False
+    """Whether ``root`` is one annotation file (COCO) rather than a dataset folder."""
+
+    @classmethod
+    def gives_rotated_boxes(cls, **options) -> bool | None:
+        """Whether a reader made with ``options`` gives every object a rotated box (``True``), none (``False``),
+        or some (``None``); known before any file is read."""
+        return True
 
     def __init__(self, root: str | Path, split: str | None = None, skip_bad: bool = False):
         self.root = Path(root)

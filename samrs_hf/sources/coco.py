@@ -168,6 +168,12 @@ class COCO(DetectionSource):
     """
 
     name = "coco"
+    root_is_file = True
+
+    @classmethod
+    def gives_rotated_boxes(cls, **options) -> None:
+        """Objects segmented by polygons have a rotated box; those by RLE or a box alone have none."""
+        return None
 
     def __init__(
         self,

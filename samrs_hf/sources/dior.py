@@ -86,6 +86,11 @@ class DIOR(DetectionSource):
     name = "dior"
     classes = DIOR_CLASSES
 
+    @classmethod
+    def gives_rotated_boxes(cls, oriented: bool = True, **options) -> bool:
+        """DIOR-R's oriented files give rotated boxes; DIOR's horizontal ones none."""
+        return oriented
+
     def __init__(self, root: str | Path, split: str | None = None, oriented: bool = True, skip_bad: bool = False):
         super().__init__(root, split, skip_bad)
         self.oriented = oriented

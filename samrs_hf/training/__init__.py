@@ -9,16 +9,24 @@ streaming.py  ``--streaming``: SAMRS configs as streams, split per process and w
 cache.py      the decoded training cache: memory-mapped uint8 arrays, checked when opened and per tile
 cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only caches, free space first)
 loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
-checks.py     up-front checks of the training options, one-line errors
+finetune_datasets.py  ISPRS Potsdam and iSAID scenes and labels, in their released formats
+checks.py     up-front checks of the training options (``samrs_hf.cli.training_runner`` prints their one line)
 
-``import samrs_hf`` registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
-classes (see :mod:`samrs_hf._auto_classes`), so ``AutoModel.from_pretrained`` loads SEP models with this
-package's code (no ``trust_remote_code``).
+Importing this package registers ``SepConfig`` / ``SepModel`` / ``SepImageProcessor`` with transformers' Auto
+classes (their public ``register``), so ``AutoModel.from_pretrained`` and ``AutoImageProcessor.from_pretrained``
+then load SEP models with this package's code (no ``trust_remote_code``).
 """
 
-import transformers  # noqa: F401  (first: samrs_hf registers its classes right after, with modeling.py unloaded)
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
 
 from samrs_hf._lazy import lazy_exports
+from samrs_hf.training.image_processing import SepImageProcessor
+from samrs_hf.training.modeling import SepConfig, SepModel
+
+AutoConfig.register(SepConfig.model_type, SepConfig, exist_ok=True)
+AutoModel.register(SepConfig, SepModel, exist_ok=True)
+AutoModelForSemanticSegmentation.register(SepConfig, SepModel, exist_ok=True)
+AutoImageProcessor.register(SepConfig, image_processor_classes={"pil": SepImageProcessor}, exist_ok=True)
 
 __getattr__, __all__ = lazy_exports(
     __name__,

@@ -150,7 +150,7 @@ def load_backbone_weights(backbone: nn.Module, name: str, local_files_only: bool
     Every weight must match, except a classification checkpoint's head (``classifier.*``, unused) and
     the per-stage norms transformers' Swin / ConvNeXt backbones add (``hidden_states_norms.*``, which
     keep their initialisation). Loads through the backbone's own class: ``AutoBackbone.from_pretrained``
-    asks the Hub whether the repo exists even for a local folder (transformers 5.24), which fails offline.
+    asks the Hub whether the repo exists even for a local folder, which fails offline.
     ``local_files_only``: read the Hub cache alone (when the Hub does not answer).
     """
     source = hub_id(name)

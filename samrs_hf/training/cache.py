@@ -2,8 +2,8 @@
 from the decoded training cache (:class:`CachedSegSource`), a split's images and label maps as raw
 uint8 arrays, memory-mapped.
 
-Decoding a 1024x1024 tile's image and label PNGs takes ~30 ms, several times the rest of a SEP
-sample; read from this cache, a sample costs only the pixels of its crop window. Layout of a cache
+Decoding a tile's image and label PNGs costs several times the rest of a SEP sample (``benchmarks/README.md``,
+"SEP input pipeline"); read from this cache, a sample costs only the pixels of its crop window. Layout of a cache
 folder (written by ``samrs prepare-training``, :mod:`samrs_hf.training.cache_writer`; one sub-folder
 per config and split)::
 
@@ -12,7 +12,7 @@ per config and split)::
     sota/train/images.npy   1-D uint8, 3 bytes per pixel (RGB), tiles one after another
     sota/train/labels.npy   1-D uint8, 1 byte per pixel
 
-4 bytes per pixel: 4 MiB per 1024x1024 tile, ~2x the Parquet (PNG) size of aerial images. The
+4 bytes per pixel: 4 MiB per 1024x1024 tile, about twice the Parquet (PNG) size of aerial images. The
 default folder is under ``datasets``' cache (``HF_DATASETS_CACHE``), one per dataset folder or Hub id.
 
 What is checked, and when. Opening (:func:`open_cache`) reads no pixels: ``meta.json`` against the split,

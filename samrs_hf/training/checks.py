@@ -1,27 +1,20 @@
 """Up-front checks of the training options: a mistake costs one line naming the flag and the fix, at once.
 
-The checks run before any data is read or model built; ``run_training`` turns the errors they (and the
-loading that follows) raise into one ``PROG: error: ...`` line and exit status 1.
+The checks run before any data is read or model built; :func:`samrs_hf.cli.training_runner.run_training`
+turns the errors they (and the loading that follows) raise into one ``PROG: error: ...`` line and exit status 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-
-from transformers import HfArgumentParser
 
 from samrs_hf.checkpoints import is_hub_id, require_hub_files
 from samrs_hf.training.backbones import BACKBONES
 
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 """Either file means a (possibly sharded) safetensors checkpoint."""
-
-MIN_MICRO_BATCH = {"upernet": 2, "unet": 1}
-"""Samples a training micro-batch needs per decoder: UperNet's pyramid pooling batch-normalises 1x1 maps."""
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
@@ -96,32 +89,3 @@ def require_backbone(name: str, pretrained: bool) -> None:
             f"the backbone {name}",
             f"pass --backbone {' / '.join(BACKBONES)} or a local folder",
         )
-
-
-class TrainingHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` of the training flags: each default shown once (not when the help gives it, nor ``None``),
-    and a ``--no_X`` switch says it turns ``--X`` off instead of repeating ``--X``'s help."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if isinstance(action, argparse._StoreFalseAction):
-            return f"turn --{action.dest.replace('_', '-')} off"
-        if action.default in (None, "") or "default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-def run_training(arguments: type, train: Callable, prog: str | None = None, argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: the command line) into the ``arguments`` dataclass and call ``train`` on it.
-
-    A ``ValueError`` or ``OSError`` (``FileNotFoundError``, connection errors) from checking the options or
-    loading data and models is a user's mistake: one ``PROG: error: ...`` line on stderr (the message's line
-    breaks joined), exit status 1.
-    """
-    parser = HfArgumentParser(arguments, prog=prog, formatter_class=TrainingHelpFormatter)
-    (options,) = parser.parse_args_into_dataclasses(argv)
-    try:
-        train(options)
-    except (ValueError, OSError) as error:
-        print(f"{parser.prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
-    return 0

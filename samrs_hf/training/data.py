@@ -3,7 +3,7 @@
 A *source* is anything with ``len()`` and ``source[i] -> (image (H, W, 3) uint8, label (H, W) uint8)``;
 SAMRS configs (:class:`HubSegSource`, or :class:`~samrs_hf.training.cache.CachedSegSource` when a decoded
 training cache exists) and tiles of fine-tuning scenes (:class:`SceneTiles`, from
-:mod:`samrs_hf.sources.segmentation`) are all sources.
+:mod:`samrs_hf.training.finetune_datasets`) are all sources.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from samrs_hf.dataset.folder import load_subset
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import sliding_windows
 from samrs_hf.records import open_rgb, read_size
-from samrs_hf.sources.segmentation import LabeledScene, SegDatasetSpec, decode_label
 from samrs_hf.training.augment import Pair, center_crop, sep_train_transform, to_tensors
 from samrs_hf.training.cache import HubSegSource, default_cache_dir, open_cache, split_folder
+from samrs_hf.training.finetune_datasets import LabeledScene, SegDatasetSpec, decode_label
 from samrs_hf.training.sampling import global_batch, micro_batch_shard, proportional_batch_sizes, shard
 
 if TYPE_CHECKING:

@@ -13,13 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import UperNetConfig
-from transformers.models.upernet.modeling_upernet import UperNetHead
+from transformers.models.upernet.modeling_upernet import UperNetHead  # transformers exports only the whole model
 
 
 class UperNetDecoder(UperNetHead):
     """``UperNetHead`` returning its fused features (``channels`` wide, stride 4) instead of logits."""
 
     output_stride = 4
+    min_micro_batch = 2
+    """Samples a training micro-batch needs: the pyramid pooling batch-normalises 1x1 maps."""
 
     def __init__(self, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> None:
         config = UperNetConfig(pool_scales=list(pool_scales), hidden_size=channels, use_auxiliary_head=False)
@@ -54,6 +56,8 @@ class UNetDecoder(nn.Module):
     """The paper's UNet decoder: blocks 32->16->8->4, then a 2x bilinear upsample instead of a last block."""
 
     output_stride = 2
+    min_micro_batch = 1
+    """Samples a training micro-batch needs."""
 
     def __init__(self, in_channels: list[int], channels: int) -> None:
         super().__init__()
@@ -68,13 +72,14 @@ class UNetDecoder(nn.Module):
         return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-DECODERS = ("upernet", "unet")
+DECODERS: dict[str, type[UperNetDecoder | UNetDecoder]] = {"upernet": UperNetDecoder, "unet": UNetDecoder}
+"""Decoder class by name; each says its ``output_stride`` and ``min_micro_batch``."""
 
 
 def build_decoder(name: str, in_channels: list[int], channels: int, pool_scales: tuple[int, ...]) -> nn.Module:
-    """The decoder called ``name`` (one of ``DECODERS``)."""
+    """The decoder called ``name`` (one of :data:`DECODERS`)."""
+    if name not in DECODERS:
+        raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")
     if name == "upernet":
         return UperNetDecoder(in_channels, channels, pool_scales)
-    if name == "unet":
-        return UNetDecoder(in_channels, channels)
-    raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")
+    return DECODERS[name](in_channels, channels)

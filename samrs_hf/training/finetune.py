@@ -8,9 +8,7 @@ from pathlib import Path
 
 from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
-from samrs_hf.sources.segmentation import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.checks import (
-    MIN_MICRO_BATCH,
     WEIGHTS_FILES,
     check_batch_size,
     check_choice,
@@ -18,6 +16,7 @@ from samrs_hf.training.checks import (
     require_hub_files,
 )
 from samrs_hf.training.data import FractionSource, IndexedInput, SceneTiles, fraction_indices, process_pairs
+from samrs_hf.training.finetune_datasets import DATASETS, SegDatasetSpec, find_scenes
 from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
 
@@ -96,13 +95,12 @@ def finetune(args: FinetuneArguments) -> list[dict]:
     accelerator = make_accelerator(args)
     require_init(args.init)
     model = load_for_finetuning(args.init, spec)
-    decoder = model.config.decoder
     check_batch_size(
         args.batch_size,
         accelerator.num_processes,
         args.gradient_accumulation_steps,
-        MIN_MICRO_BATCH[decoder],
-        f"the {decoder} decoder",
+        model.decoder.min_micro_batch,
+        f"the {model.config.decoder} decoder",
     )
     tiles = SceneTiles(find_scenes(args.root, args.train_split, spec), spec, args.tile_size, args.tile_stride)
     train = FractionSource(tiles, fraction_indices(len(tiles), args.train_fraction, args.seed))

@@ -9,7 +9,7 @@ relatively (``backbones.py``, ``decoders.py``) and writes their ``auto_map``, so
 ``AutoModel.from_pretrained(folder_or_id, trust_remote_code=True)`` (and ``pipeline("image-segmentation")``,
 with the image processor :func:`~samrs_hf.training.publish.save_model` adds) works with only torch and
 transformers installed. These modules therefore import nothing but torch, transformers and each other.
-``import samrs_hf`` registers the classes with transformers' Auto classes instead.
+``import samrs_hf.training`` registers the classes with transformers' Auto classes instead.
 
 The config's ``default_head`` is the head a call without ``head=`` uses (a pipeline's); ``id2label`` /
 ``label2id`` are its classes, and ``heads`` keeps every head's classes.
@@ -26,7 +26,7 @@ from huggingface_hub.dataclasses import strict
 from torch import nn
 from transformers import AutoConfig, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
-from transformers.configuration_utils import SubConfigSpec
+from transformers.configuration_utils import SubConfigSpec  # no public way to default an AutoConfig sub-config
 from transformers.utils import ModelOutput
 
 from .backbones import STAGES, backbone_config, build_backbone, load_backbone_weights
@@ -119,12 +119,15 @@ class SepModel(PreTrainedModel):
         self.decoder = build_decoder(
             config.decoder, list(self.backbone.channels), config.decoder_channels, tuple(config.pool_scales)
         )
-        self.set_heads(config.heads, config.default_head)
+        config.use_head(config.default_head or next(iter(config.heads)))  # a default_head given to from_pretrained
+        self.heads = self._new_heads(config.heads)
         config.auto_map = {**(getattr(config, "auto_map", None) or {}), **SEMANTIC_SEGMENTATION_AUTO_MAP}
         self.post_init()
 
-    def _new_head(self, num_classes: int) -> nn.Conv2d:
-        return nn.Conv2d(self.config.decoder_channels, num_classes, kernel_size=1)
+    def _new_heads(self, heads: dict[str, list[str]]) -> nn.ModuleDict:
+        """One uninitialised 1x1 convolution per head (``init_weights`` initialises them)."""
+        width = self.config.decoder_channels
+        return nn.ModuleDict({name: nn.Conv2d(width, len(classes), kernel_size=1) for name, classes in heads.items()})
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
@@ -136,9 +139,8 @@ class SepModel(PreTrainedModel):
         ``default`` (the first head when ``None``) becomes the default head."""
         self.config.heads = {name: list(classes) for name, classes in heads.items()}
         self.config.use_head(default or next(iter(heads)))
-        self.heads = nn.ModuleDict({name: self._new_head(len(classes)) for name, classes in heads.items()})
-        for head in self.heads.values():
-            head.apply(self._init_weights)
+        self.heads = self._new_heads(heads)
+        self.init_weights()  # initialises only what is new: the heads
 
     def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The decoder's shared feature map."""

@@ -14,7 +14,6 @@ from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
 from samrs_hf.training.backbones import BACKBONES, hub_id
 from samrs_hf.training.checks import (
-    MIN_MICRO_BATCH,
     check_backbone,
     check_batch_size,
     check_choice,
@@ -35,9 +34,7 @@ class SepArguments(LoopArguments):
     """The paper's SEP defaults: SOTA + SIOR + FAST, ResNet-50 + UperNet, B = 96, 80k steps, 224 crops."""
 
     dataset: str = field(default="samrs", metadata={"help": "SAMRS dataset folder or Hub id"})
-    configs: list[str] = field(
-        default_factory=lambda: ["sota", "sior", "fast"], metadata={"help": "subsets (one head each)"}
-    )
+    configs: list[str] = field(default_factory=lambda: list(SUBSETS), metadata={"help": "subsets (one head each)"})
     train_split: str = field(default="train", metadata={"help": "split to train on"})
     eval_split: str | None = field(default="validation", metadata={"help": "held-out split for mIoU (if present)"})
     backbone: str = field(default="resnet-50", metadata={"help": f"{', '.join(BACKBONES)}, or a model folder / Hub id"})
@@ -70,7 +67,7 @@ class SepArguments(LoopArguments):
             raise ValueError(f"--shuffle-buffer must be at least 1, got {self.shuffle_buffer}")
         if self.streaming and self.training_cache:
             raise ValueError("--training-cache is read from disk, --streaming reads no local copy: give one of them")
-        minimum = MIN_MICRO_BATCH[self.decoder]
+        minimum = DECODERS[self.decoder].min_micro_batch
         check_batch_size(
             self.batch_size, num_processes, self.gradient_accumulation_steps, minimum, f"the {self.decoder} decoder"
         )

@@ -102,7 +102,7 @@ maps = processor.post_process_semantic_segmentation(outputs)  # per image: (heig
 With samrs-hf installed, its own classes load the model, no remote code run:
 
 ```python
-import samrs_hf  # registers SepModel with AutoModel
+import samrs_hf.training  # registers SepModel with AutoModel
 from transformers import AutoModel
 
 model = AutoModel.from_pretrained("{repo_id}")

@@ -12,6 +12,7 @@ import torch
 from datasets import Image as ImageFeature
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
+from masks_and_boxes import encode_rle
 from PIL import Image
 from pycocotools import mask as mask_utils
 from raw_datasets import make_dior_root, make_dota_root, make_fair1m_root
@@ -23,8 +24,8 @@ from samrs_hf.dataset.shards import shard_files
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.geometry import rbox_to_rhbox
 from samrs_hf.labeling.labeler import SamLabeler
-from samrs_hf.labeling.maps import encode_rle
-from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.labeling.mask_window import MaskWindow
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.sources.dota import read_dota_labels
 
 pytestmark = pytest.mark.slow
@@ -222,8 +223,9 @@ def test_resuming_with_other_settings_is_refused(built, tiny_sam_dir):
 
 def test_loading_script_runs_as_is(tmp_path, fixtures_dir, tiny_sam_dir, monkeypatch):
     root = make_dior_root(tmp_path / "raw", fixtures_dir)
-    script = Path(__file__).resolve().parents[2] / "loading_scripts" / "build_sior.py"
-    monkeypatch.setattr(sys, "argv", [str(script), str(root), str(tmp_path / "samrs"), "--model", str(tiny_sam_dir)])
+    script = Path(__file__).resolve().parents[2] / "loading_scripts" / "build_subset.py"
+    argv = [str(script), "sior", str(root), str(tmp_path / "samrs"), "--model", str(tiny_sam_dir)]
+    monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(script), run_name="__main__")
     assert len(load_dataset(str(tmp_path / "samrs"), "sior", split="train")) == 1  # splits train, val, test
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 from datasets import load_dataset
+from raw_datasets import write_coco_scenes
 
 from samrs_hf.cli import main
-from samrs_hf.experiments.synthetic import make_scene, write_coco_scenes
+from samrs_hf.experiments.synthetic import make_scene
 
 CLASSES = ("storage-tank", "ship", "plane", "harbor")
 

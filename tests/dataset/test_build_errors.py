@@ -75,11 +75,18 @@ def test_every_image_skipped_is_the_same_error_in_a_new_or_an_existing_folder(
         assert "no tile of sior was written" in line and "2 files skipped" in line
 
 
-def test_a_model_spelled_another_way_resumes(tmp_path, fixtures_dir, tiny_sam_dir, capsys, monkeypatch):
+def test_a_model_prompt_or_dtype_spelled_another_way_resumes(tmp_path, fixtures_dir, tiny_sam_dir, capsys, monkeypatch):
+    """Settings are recorded in one spelling; the model is checked once per build (the labeler loads it unchecked)."""
+    import samrs_hf.dataset.build_options as build_options
+
+    checks = []
+    monkeypatch.setattr(build_options, "check_checkpoint", lambda name, *a: checks.append(name) or str(name))
+    monkeypatch.setattr("samrs_hf.labeling.labeler.check_checkpoint", None)  # a second check would fail
     root, out = _dior(tmp_path, fixtures_dir), tmp_path / "samrs"
     assert main(_build(root, out, tiny_sam_dir)) == 0
+    assert checks == [str(tiny_sam_dir)]
     monkeypatch.chdir(tiny_sam_dir.parent)
-    assert main(_build(root, out, os.path.join(".", tiny_sam_dir.name))) == 0
+    assert main(_build(root, out, os.path.join(".", tiny_sam_dir.name), "--prompt", "HBOX", "--dtype", "fp32")) == 0
     assert "tiles already in committed shards (resumed): 1" in capsys.readouterr().out
     card = (out / "README.md").read_text()  # says what a flat --split all build read, not the paper's splits
     assert "Built from every image of a raw folder without splits (`--split all`), stored as the `train`" in card
@@ -127,10 +134,14 @@ def _add_image(root, fixtures_dir, number: int, data: bytes) -> None:
     shutil.copy(xml, root / "Annotations" / "Horizontal Bounding Boxes" / f"{number:05d}.xml")
 
 
-def test_every_image_header_is_checked_before_the_model_loads(tmp_path, fixtures_dir):
+def test_every_image_header_is_checked_before_the_model_loads(tmp_path, fixtures_dir, tiny_sam_dir, monkeypatch):
+    def not_now(*args):
+        raise AssertionError("the model loaded before every header was checked")
+
+    monkeypatch.setattr("samrs_hf.dataset.build.load_backend", not_now)
     root = _dior(tmp_path, fixtures_dir)
     _add_image(root, fixtures_dir, 2, b"not an image")
-    options = BuildOptions("sior", root, tmp_path / "samrs", "no-such-model/", splits=("all",))
+    options = BuildOptions("sior", root, tmp_path / "samrs", str(tiny_sam_dir), splits=("all",))
     with pytest.raises(ValueError, match=r"00002\.jpg: cannot read image: .*; pass --skip-bad to skip it and go on$"):
         build_subset(options)
     small = io.BytesIO()

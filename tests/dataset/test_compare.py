@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from masks_and_boxes import encode_rle
 from samrs_folders import overlap_row, samrs_object, samrs_row, write_samrs
 
 from samrs_hf.cli import main
 from samrs_hf.dataset.compare import InstanceAgreement, box_iou, compare_folders, match_boxes, report_paths
-from samrs_hf.labeling.maps import encode_rle
 
 SIZE = 64
 

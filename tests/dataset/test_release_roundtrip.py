@@ -15,8 +15,9 @@ from samrs_folders import overlap_row, write_samrs
 
 from samrs_hf.cli import main
 from samrs_hf.dataset.build import BuildOptions, build_subset
-from samrs_hf.dataset.release import RELEASE_FORMATS, RELEASE_PALETTE, ImportOptions, export_release, import_release
+from samrs_hf.dataset.release import RELEASE_PALETTE, ImportOptions, export_release, import_release
 from samrs_hf.dataset.release.instances import BOX_KEY
+from samrs_hf.dataset.subsets import get_subset
 from samrs_hf.geometry import hbox_xyxy_to_xywh, rbox_to_polygon
 
 KEYS = {
@@ -106,7 +107,7 @@ def test_import_of_the_export_of_a_build_gives_its_rows_back(built, tmp_path, su
         objects = [o for rows in before.values() for r in rows for o in r["objects"]]
         assert any(not np.allclose(o["bbox"], hbox_xyxy_to_xywh(o["prompt_box"]), atol=0.1) for o in objects)
         assert any(r["tile"] != [0, 0] for rows in before.values() for r in rows)
-    fmt = RELEASE_FORMATS[subset]
+    fmt = get_subset(subset).release
     for split, rows in before.items():
         list_file = {"train": "train.txt", "validation": "valid.txt"}[split]
         assert sorted((release / list_file).read_text().split()) == [r["image_id"] for r in rows]
@@ -119,7 +120,7 @@ def test_import_of_the_export_of_a_build_gives_its_rows_back(built, tmp_path, su
 def test_exported_files_have_the_releases_keys_types_and_palette(built, tmp_path, subset):
     release = tmp_path / "release"
     export_release(built, subset, release)
-    segs = release / RELEASE_FORMATS[subset].segs
+    segs = release / get_subset(subset).release.segs
     for path in sorted((segs / "ins").glob("*.pkl")):
         with open(path, "rb") as file:
             instances = pickle.load(file)  # written by this test's own export

@@ -13,7 +13,7 @@ from samrs_hf.dataset.viz import class_colors
 from samrs_hf.experiments.demo import run_demo
 from samrs_hf.experiments.synthetic import make_scene
 from samrs_hf.labeling.labeler import LabeledObject, SamLabeler
-from samrs_hf.labeling.transforms import MaskWindow
+from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.models import EMBEDDED_SAM
 
 EMBEDDED_TARGET = 60.0

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from masks_and_boxes import clip_hbox
 from PIL import Image
 from transformers import Sam2Model, SamHQModel, SamHQProcessor
 
 from samrs_hf import geometry
 from samrs_hf.cli import main
 from samrs_hf.experiments.tiny_sam import save_tiny_sam
+from samrs_hf.labeling.backends import resize_like_torchvision
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.records import SourceObject
 
@@ -33,7 +35,7 @@ def objects() -> list[SourceObject]:
     out = []
     for r in rboxes:
         polygon = geometry.rbox_to_polygon(r)
-        hbox = geometry.clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
+        hbox = clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
         out.append(SourceObject("ship", hbox, polygon=polygon, rbox=np.array(r, dtype=float)))
     return out
 
@@ -57,9 +59,9 @@ def sam_hq_call(folder: str, image, box) -> tuple[np.ndarray, float]:
 
 @torch.no_grad()
 def sam2_call(folder: str, pixel_values: torch.Tensor, box) -> tuple[np.ndarray, float]:
-    """One box per call through ``Sam2Model`` with the documented processor rules written out (its image
-    processor needs torchvision): boxes scaled in float32 by 1024/width and 1024/height, masks brought back
-    with one bilinear resize to the image size."""
+    """One box per call through ``Sam2Model`` with the documented processor rules written out for prompts and
+    masks: boxes scaled in float32 by 1024/width and 1024/height, masks brought back with one bilinear resize
+    to the image size (the pixels are the backend's: against the processor's where torchvision imports)."""
     model = Sam2Model.from_pretrained(folder).eval()
     scale = torch.tensor([1024 / WIDTH, 1024 / HEIGHT, 1024 / WIDTH, 1024 / HEIGHT], dtype=torch.float32)
     boxes = torch.tensor(box, dtype=torch.float32) * scale
@@ -81,6 +83,30 @@ def test_each_family_labels_as_its_own_documented_call(checkpoints, image, objec
             mask, score = sam2_call(checkpoints[family], pixel_values, obj.hbox)
         assert np.array_equal(result.mask, mask) and result.score == pytest.approx(score, abs=1e-5)
     assert any(r.mask.any() for r in results)
+
+
+def test_sam2_pixels_are_the_processors_where_torchvision_imports(checkpoints, image, monkeypatch):
+    """With torchvision, the backend uses Sam2ImageProcessor, and its own computation (used without torchvision)
+    gives the same pixel values, on this CPU and on a CPU where torchvision resizes uint8 natively."""
+    pytest.importorskip("torchvision")
+    backend = SamLabeler(checkpoints["sam2"], device="cpu").backend
+    processor, expected = backend.processor, backend.processor(images=[image], return_tensors="pt")["pixel_values"]
+    assert processor is not None and torch.equal(backend.pixel_values([image]), expected)
+    monkeypatch.setattr(backend, "processor", None)
+    torch.testing.assert_close(backend.pixel_values([image]), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("capability", ["AVX2", "AVX512", "DEFAULT"])
+def test_sam2_resize_follows_torchvisions_rule_for_the_cpu(capability, monkeypatch):
+    """torchvision resizes uint8 natively on a CPU reading AVX2, elsewhere in float32 rounded back: the two differ
+    by a grey level on many pixels, so the fallback must pick as torchvision does."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    pixels = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (1, 3, 150, 230), dtype=np.uint8))
+    native = F.interpolate(pixels, (1024, 1024), mode="bilinear", align_corners=False, antialias=True)
+    in_float = F.interpolate(pixels.float(), (1024, 1024), mode="bilinear", align_corners=False, antialias=True)
+    in_float = in_float.round().to(torch.uint8)
+    assert (native != in_float).float().mean() > 0.05
+    assert torch.equal(resize_like_torchvision(pixels, (1024, 1024)), native if capability == "AVX2" else in_float)
 
 
 def test_sam2_frame_is_the_fixed_square(checkpoints):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from masks_and_boxes import clip_hbox
 from PIL import Image
 
 from samrs_hf import geometry
@@ -24,7 +25,7 @@ def objects() -> list[SourceObject]:
     out = []
     for r in [(60, 50, 90, 40, 0.5), (160, 110, 70, 30, -0.8), (120, 80, 150, 100, 0.1), (30, 130, 40, 20, 1.2)]:
         polygon = geometry.rbox_to_polygon(r)
-        hbox = geometry.clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
+        hbox = clip_hbox(geometry.polygon_to_hbox(polygon), WIDTH, HEIGHT)
         out.append(SourceObject("ship", hbox, polygon=polygon, rbox=np.array(r, dtype=float)))
     return out
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from masks_and_boxes import clip_hbox
 from PIL import Image
 from transformers import SamModel, SamProcessor
 
@@ -37,7 +38,7 @@ def objects() -> list[SourceObject]:
     out = []
     for r in rboxes:
         poly = geometry.rbox_to_polygon(r)
-        hbox = geometry.clip_hbox(geometry.polygon_to_hbox(poly), WIDTH, HEIGHT)
+        hbox = clip_hbox(geometry.polygon_to_hbox(poly), WIDTH, HEIGHT)
         out.append(SourceObject("ship", hbox, polygon=poly, rbox=np.array(r, dtype=float)))
     return out
 

@@ -8,7 +8,7 @@ from pycocotools import mask as mask_utils
 
 from samrs_hf.labeling.labeler import LabeledObject
 from samrs_hf.labeling.maps import LabelMapBuilder
-from samrs_hf.labeling.transforms import MaskWindow
+from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.records import SourceObject
 
 H, W = 40, 60

@@ -16,7 +16,7 @@ from samrs_hf.experiments.synthetic import make_scene, write_hrsc_scenes
 from samrs_hf.experiments.tiny_sam import save_sam, save_tiny_sam, small_sam_config
 from samrs_hf.labeling.backends import load_backend
 from samrs_hf.labeling.labeler import SamLabeler
-from samrs_hf.labeling.transforms import SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 from samrs_hf.records import SourceObject
 from samrs_hf.samtuning.prepare import TensorCache, grid_targets
 from samrs_hf.samtuning.prompts import jitter_object

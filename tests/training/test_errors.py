@@ -12,7 +12,7 @@ import pytest
 
 from samrs_hf.checkpoints import is_hub_id
 from samrs_hf.cli import main
-from samrs_hf.training.checks import run_training
+from samrs_hf.cli.training_runner import run_training
 from samrs_hf.training.finetune import FinetuneArguments, finetune
 from samrs_hf.training.pretrain import SepArguments, pretrain
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from samrs_hf.sources.segmentation import ISAID, POTSDAM
 from samrs_hf.training import build_sep_model
 from samrs_hf.training.finetune import FinetuneArguments, finetune, load_for_finetuning
+from samrs_hf.training.finetune_datasets import ISAID, POTSDAM
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,18 @@ def test_logits_at_input_size_per_head(backbone_dir, decoder):
     assert model.features(x).shape[-1] == 64 // model.decoder.output_stride
 
 
+@pytest.mark.parametrize("decoder", ["upernet", "unet"])
+def test_each_decoder_trains_from_its_own_minimum_micro_batch(backbone_dir, decoder):
+    """``min_micro_batch`` is what training with batch norm needs: that many samples train, one fewer cannot."""
+    model = tiny_model(backbone_dir, decoder).train()
+    minimum = model.decoder.min_micro_batch
+    labels = torch.zeros(minimum, 64, 64, dtype=torch.long)
+    assert model(torch.randn(minimum, 3, 64, 64), head="sota", labels=labels).loss.isfinite()
+    if minimum > 1:
+        with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+            model(torch.randn(minimum - 1, 3, 64, 64), head="sota", labels=labels[1:])
+
+
 def test_save_reload_identical_outputs(backbone_dir, tmp_path):
     model = tiny_model(backbone_dir, "unet").eval()
     model.save_pretrained(tmp_path)
@@ -91,6 +103,8 @@ def test_fine_tune_heads_replace_old_ones(backbone_dir):
     model.set_heads({"potsdam": ["a", "b", "c", "d", "e", "f"]})
     assert list(model.heads) == ["potsdam"] and model.heads["potsdam"].out_channels == 6
     assert all(torch.equal(decoder[k], v) for k, v in model.decoder.state_dict().items())
+    head = model.heads["potsdam"]  # initialised as every convolution of the model: Kaiming (fan out), no bias
+    assert not head.bias.any() and abs(head.weight.std().item() - (2 / 6) ** 0.5) < 0.3
 
 
 @pytest.mark.parametrize("name", sorted(set(BACKBONES) - {"vit-b"}))  # ViT-B: tests/training/test_vit.py

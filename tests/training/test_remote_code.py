@@ -1,6 +1,6 @@
 """Saved SEP models carry their code and image processor: they load, and run in
 ``pipeline("image-segmentation")``, with only torch + transformers (``trust_remote_code=True``), and with
-samrs-hf's own classes after ``import samrs_hf``."""
+samrs-hf's own classes after ``import samrs_hf.training``."""
 
 from __future__ import annotations
 
@@ -156,12 +156,11 @@ def test_heads_label_the_config_and_a_missing_head_lists_the_heads():
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("samrs_hf.training.modeling", "transformers"), ("transformers", "samrs_hf")],
+    [("samrs_hf.training.modeling", "transformers"), ("transformers", "samrs_hf.training")],
 )
-def test_import_samrs_hf_is_enough_for_automodel_in_any_order(tmp_path, first, second):
-    """A fresh process: samrs_hf imported before transformers (here by importing the model's module, which
-    imports transformers: the registration must not meet it half-loaded) or after, then AutoModel without
-    remote code; registering warns of nothing."""
+def test_import_samrs_hf_training_is_enough_for_automodel_in_any_order(tmp_path, first, second):
+    """A fresh process: samrs_hf.training imported before transformers (here through the model's module) or
+    after, then AutoModel without remote code; registering warns of nothing."""
     tiny_model("resnet", "unet").save_pretrained(tmp_path)
     script = (
         f"import sys, {first}, {second}\n"
@@ -175,8 +174,10 @@ def test_import_samrs_hf_is_enough_for_automodel_in_any_order(tmp_path, first, s
 
 
 def test_importing_samrs_hf_leaves_transformers_unloaded():
-    """``samrs --help`` and argument errors must not pay for transformers and torch."""
-    script = "import sys, samrs_hf, samrs_hf.cli; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    """``samrs --help`` and argument errors must not pay for transformers and torch (the parser neither: its
+    SAM families are read from the registry only when a command looks at them)."""
+    script = "import sys, samrs_hf.cli; samrs_hf.cli.build_parser(); "
+    script += "print('transformers' in sys.modules, 'torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split() == ["False", "False"]
 
@@ -187,7 +188,7 @@ def test_card_shows_the_pipeline_normalisation_and_both_ways_of_loading():
     assert 'model_kwargs={"default_head": "sota"})  # the head to use: sota, fast' in card
     assert "mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)" in card
     assert 'AutoModel.from_pretrained("org/sep-vit", trust_remote_code=True)' in card
-    assert "import samrs_hf" in card and 'AutoModel.from_pretrained("org/sep-vit")\n' in card
+    assert "import samrs_hf.training" in card and 'AutoModel.from_pretrained("org/sep-vit")\n' in card
     assert "# vit + upernet" in card and "datasets:\n- org/samrs" in card
     assert "base_model" not in card and "Fine-tuned from" not in card
 

@@ -56,7 +56,6 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "format": [
-            "RELEASE_FORMATS",
             "RELEASE_PALETTE",
             "RELEASE_SOURCE",
             "ReleaseLayout",

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from samrs_hf.dataset.release.format import RELEASE_FORMATS, RELEASE_PALETTE, SPLIT_FILES, TILES_FILE
+from samrs_hf.dataset.release.format import RELEASE_PALETTE, SPLIT_FILES, TILES_FILE
 from samrs_hf.dataset.release.instances import release_instances
 from samrs_hf.dataset.schema import file_stem
 from samrs_hf.dataset.subsets import SubsetRecipe, get_subset
@@ -51,7 +51,7 @@ def _encoded(data: bytes, suffix: str) -> tuple[bytes, bool]:
 
 def _write_release_tile(row: dict, out: Path, recipe: SubsetRecipe, where: str) -> tuple[int, bool]:
     """Write one row's image, gray and color maps and pkl; returns (instances, image re-encoded)."""
-    release = RELEASE_FORMATS[recipe.name]
+    release = recipe.release
     name = file_stem(row["image_id"], where)
     data, reencoded = _encoded(row["image"]["bytes"], release.suffix)
     (out / release.images / f"{name}{release.suffix}").write_bytes(data)
@@ -97,7 +97,7 @@ def export_release(dataset_dir: Path, config: str, out: Path, splits: list[str] 
         for name in names[split]:
             if seen.setdefault(name, split) != split:
                 raise ValueError(f"{dataset_dir}: {name!r} is in both {seen[name]} and {split}; export one of them")
-    release = RELEASE_FORMATS[config]
+    release = get_subset(config).release
     for folder in (out / release.images, *(out / release.segs / kind for kind in ("gray", "color", "ins"))):
         folder.mkdir(parents=True, exist_ok=True)
     summary, origins = ExportSummary(), {}

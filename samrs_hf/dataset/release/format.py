@@ -1,5 +1,6 @@
-"""The release's layout and formats: per-subset file formats and label folders, its palette, the bounds
-of its files, and finding its parts on disk (``find_layout``) and reading its lists."""
+"""The release's layout: its palette, the bounds of its files, and finding its parts on disk (``find_layout``)
+and reading its lists. Each subset's file formats and label folder are its recipe's
+(:attr:`SubsetRecipe.release <samrs_hf.dataset.subsets.SubsetRecipe.release>`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from samrs_hf.dataset.release.files import ReleaseFileError, check_regular_file, clip, describe, read_regular_file
 from samrs_hf.dataset.shards import SHARD_RE
+from samrs_hf.dataset.subsets import get_subset
 
 RELEASE_SOURCE = "samrs-release"
 """``source`` of an imported subset's recorded settings (the card says "Imported from the authors' SAMRS release")."""
@@ -36,24 +38,6 @@ MAX_LIST_BYTES = 16 * 2**20
 MAX_IMAGE_BYTES = 256 * 2**20
 """Size of an image or ``gray/`` file: a release tile (at most 1024x1024) is a few MiB even uncompressed."""
 
-
-@dataclass(frozen=True)
-class ReleaseFormat:
-    """What differs between the subsets of the release: image folder and suffix, label folder, pkl box fields."""
-
-    images: str
-    suffix: str
-    segs: str
-    box_key: str
-    box_dtype: type
-    rotated: bool
-
-
-RELEASE_FORMATS: dict[str, ReleaseFormat] = {
-    "sota": ReleaseFormat("images", ".png", "hbox_segs", "bbox", np.float64, rotated=False),
-    "sior": ReleaseFormat("JPEGImages-trainval", ".jpg", "hbox_segs", "bbox", np.float32, rotated=False),
-    "fast": ReleaseFormat("images", ".png", "rhbox_segs", "rhbox", np.float64, rotated=True),
-}
 
 _PALETTE_COLORS = (
     (0, 127, 255), (0, 63, 0), (0, 127, 63), (0, 63, 255), (0, 0, 127), (0, 127, 127), (0, 0, 63), (0, 63, 127),
@@ -128,7 +112,7 @@ def find_layout(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"--root {root}: no such folder (the release's {subset} folder)")
-    release = RELEASE_FORMATS[subset]
+    release = get_subset(subset).release
     image_dirs = tuple(Path(p) for p in images) if images else _image_folders(root)
     for folder in image_dirs:
         if not folder.is_dir():

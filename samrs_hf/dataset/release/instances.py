@@ -9,7 +9,7 @@ import numpy as np
 
 from samrs_hf import geometry
 from samrs_hf.dataset.release.files import ReleaseFileError, clip, describe
-from samrs_hf.dataset.release.format import MAX_INSTANCES, MAX_PKL_BYTES, RELEASE_FORMATS
+from samrs_hf.dataset.release.format import MAX_INSTANCES, MAX_PKL_BYTES
 from samrs_hf.dataset.subsets import SubsetRecipe
 
 BOX_KEY = "box_xywh"
@@ -150,7 +150,7 @@ def release_objects(instances: object, path: Path, recipe: SubsetRecipe, height:
 
 
 def _release_object(item: object, where: str, recipe: SubsetRecipe, height: int, width: int) -> dict:
-    release = RELEASE_FORMATS[recipe.name]
+    release = recipe.release
     needed = ["mask", "category", "size", release.box_key] + (["rbox"] if release.rotated else [])
     if type(item) is not dict:
         raise ReleaseFileError("bad_pkl", f"{where}: {describe(item)}, not an instance dict")
@@ -178,7 +178,7 @@ def _release_object(item: object, where: str, recipe: SubsetRecipe, height: int,
 
 def release_instances(objects: list[dict], recipe: SubsetRecipe, where: str) -> list[dict]:
     """A row's ``objects`` as the release's instance dicts (its keys, order and types), plus :data:`BOX_KEY`."""
-    release = RELEASE_FORMATS[recipe.name]
+    release = recipe.release
     instances = []
     for number, obj in enumerate(objects):
         mask = {"size": [int(v) for v in obj["segmentation"]["size"]], "counts": str(obj["segmentation"]["counts"])}

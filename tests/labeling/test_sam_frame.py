@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 from transformers import SamImageProcessorPil, SamProcessor
 
-from samrs_hf.labeling.maps import encode_rle
 from samrs_hf.labeling.prompts import mask_prompt
-from samrs_hf.labeling.transforms import MaskWindow, SamFrame
+from samrs_hf.labeling.sam_frame import SamFrame
 
 SIZES = [(1024, 1024), (800, 800), (818, 1146), (37, 1000), (600, 451), (2000, 3)]
 
@@ -110,14 +109,3 @@ def test_a_chunk_of_windows_equals_one_by_one():
     for window, single in zip(windows, low, strict=True):
         full = np.zeros((700, 900), bool) if window is None else window.full()
         assert np.array_equal(full, frame.upscale(single, (700, 900)))
-
-
-def test_rle_from_a_window_is_pycocotools_rle_of_the_whole_mask():
-    rng = np.random.default_rng(0)
-    for _ in range(500):
-        height, width = (int(v) for v in rng.integers(1, 40, 2))
-        y0, x0 = int(rng.integers(0, height)), int(rng.integers(0, width))
-        h, w = int(rng.integers(1, height - y0 + 1)), int(rng.integers(1, width - x0 + 1))
-        crop = rng.random((h, w)) < rng.random() if rng.random() < 0.7 else np.ones((h, w), bool)
-        window = MaskWindow(y0, x0, crop, (height, width))
-        assert window.rle() == encode_rle(window.full()), (height, width, y0, x0, h, w)

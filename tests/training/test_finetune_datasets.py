@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from samrs_hf.sources.segmentation import ISAID, POTSDAM, decode_label, find_scenes
 from samrs_hf.training.data import SceneTiles, fraction_indices
+from samrs_hf.training.finetune_datasets import ISAID, POTSDAM, decode_label, find_scenes
 
 INDEX_TO_COLOR = {
     0: (0, 0, 0),
