@@ -1,6 +1,7 @@
 """Tuning SAM, SAM-HQ and SAM 2 on true masks (``samrs train-sam``).
 
-sources.py     images with true instance masks: synthetic scenes, COCO instance files, HRSC2016
+sources.py     images with true instance masks: synthetic scenes, COCO instance files, HRSC2016,
+               regions of segmentation labels (Potsdam, iSAID)
 prepare.py     true masks on the decoder's grid; the embedding cache (memory, then disk)
 prompts.py     the paper's prompt kinds from jittered boxes, as SAM was trained
 losses.py      SAM's loss: focal + dice (20:1) and MSE on the predicted IoU

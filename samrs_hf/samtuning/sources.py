@@ -13,6 +13,9 @@ from what ``SRC`` is:
                                seeds ``0, 1, ...`` (so ``samrs demo --seed N`` scores unseen scenes)
 a ``.json`` file               :class:`CocoMasks`: a COCO instance file (polygons or RLE) and its images
 an HRSC2016 folder             :class:`HrscMasks`: the objects with a ``seg_color`` in the segmentation PNGs
+``potsdam:DIR``, ``isaid:DIR``  :class:`SegmentationMasks`: tiles of a semantic segmentation dataset (any layout
+                               :mod:`~samrs_hf.training.finetune_datasets` reads), each connected region of a
+                               thing class an object
 ``SRC,SRC...``                 :class:`ConcatMasks`: the images of each, one after the other (e.g. new data
                                with some of the old, against forgetting: ``synthetic:dark,synthetic``)
 =============================  ==========================================================================
@@ -22,14 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
+from samrs_hf import geometry
 from samrs_hf.experiments.synthetic import STYLES, make_scene
 from samrs_hf.records import SourceObject
+from samrs_hf.training.finetune_datasets import DATASETS
 
 __all__ = [
     "CocoMasks",
@@ -37,9 +43,13 @@ __all__ = [
     "HrscMasks",
     "MaskSource",
     "MaskedImage",
+    "SegmentationMasks",
     "SyntheticMasks",
     "open_mask_source",
 ]
+
+MIN_REGION_PIXELS = 16
+"""Connected regions of a thing class smaller than this are left out (specks at label boundaries)."""
 
 TRAINING_STREAM = 1
 """Spawn key of the synthetic training scenes: ``SeedSequence(i, spawn_key=(1,))`` is no integer seed's stream."""
@@ -52,7 +62,7 @@ class MaskedImage:
     image_id: str
     image: Image.Image
     objects: list[SourceObject]
-    masks: list[np.ndarray]
+    masks: Sequence[np.ndarray]
 
 
 class MaskSource(Protocol):
@@ -135,6 +145,89 @@ class HrscMasks:
         return MaskedImage(record.image_id, record.read(), objects, masks)
 
 
+class RegionMasks(Sequence[np.ndarray]):
+    """The boolean masks of the labelled regions ``1..count`` of an integer region map, each made when asked for:
+    the memory is one map however many regions it has."""
+
+    def __init__(self, regions: np.ndarray, count: int):
+        self.regions, self.count = regions, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.count))]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return self.regions == (index % self.count) + 1
+
+
+def region_object(category: str, mask: np.ndarray, rows: slice, cols: slice) -> SourceObject:
+    """A region as a detection object: its horizontal box (pixel edges) and minimum-area rotated box, from the
+    first and last pixel of each of its rows (the hull's corners are among them)."""
+    window = mask[rows, cols]
+    ys = np.flatnonzero(window.any(axis=1))
+    first = window[ys].argmax(axis=1)
+    last = window.shape[1] - 1 - window[ys, ::-1].argmax(axis=1)
+    x = np.concatenate([first, first, last + 1, last + 1]) + cols.start
+    y = np.concatenate([ys, ys + 1, ys, ys + 1]) + rows.start
+    hbox = np.array([cols.start, rows.start, cols.stop, rows.stop], dtype=np.float64)
+    return SourceObject(category, hbox, rbox=geometry.polygon_to_rbox(np.stack([x, y], axis=1).astype(np.float64)))
+
+
+class SegmentationMasks:
+    """Tiles of a semantic segmentation dataset whose objects are the connected regions (4-connected, at least
+    :data:`MIN_REGION_PIXELS`) of its thing classes (``SegDatasetSpec.things``: Potsdam's buildings and cars,
+    iSAID's 15 object classes). Touching objects of one class are one region; a label format that separates
+    them (Potsdam's ``noBoundary`` labels) keeps them apart. Tiles without a region are left out."""
+
+    def __init__(self, dataset: str, root: str | Path, split: str, tile_size: int = 1024):
+        from samrs_hf.training.data import SceneTiles
+        from samrs_hf.training.finetune_datasets import find_scenes
+
+        self.spec = DATASETS[dataset]
+        self.tiles = SceneTiles(find_scenes(root, split, self.spec), self.spec, tile_size)
+        self.root, self.split = root, split
+
+    @cached_property
+    def ids(self) -> list[int]:
+        """Indices of the tiles with a region, found when first asked for (each tile's label is read)."""
+        return [index for index in range(len(self.tiles)) if self._regions(self.tiles[index][1])[1]]
+
+    @property
+    def description(self) -> str:
+        return f"{self.spec.name} {self.root} ({self.split}: {len(self.ids)} tiles with objects)"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _regions(self, label: np.ndarray) -> tuple[np.ndarray, list[tuple[str, slice, slice]]]:
+        """The tile's region map (0 = none, then 1, 2, ...) and each region's class name and bounding slices."""
+        from scipy import ndimage
+
+        regions, found = np.zeros(label.shape, dtype=np.int32), []
+        for index in np.intersect1d(np.unique(label), self.spec.things):
+            labelled, count = ndimage.label(label == index)
+            kept = np.flatnonzero(np.bincount(labelled.ravel(), minlength=count + 1)[1:] >= MIN_REGION_PIXELS) + 1
+            numbers = np.zeros(count + 1, dtype=np.int32)
+            numbers[kept] = np.arange(len(found) + 1, len(found) + 1 + len(kept))
+            regions = np.maximum(regions, numbers[labelled])  # classes do not overlap: 0 or one region a pixel
+            boxes = ndimage.find_objects(labelled)
+            found.extend((self.spec.classes[index], *boxes[number - 1]) for number in kept)
+        return regions, found
+
+    def __getitem__(self, index: int) -> MaskedImage:
+        tile = self.ids[index]
+        pixels, label = self.tiles[tile]
+        regions, found = self._regions(label)
+        masks = RegionMasks(regions, len(found))
+        objects = [region_object(name, masks[i], rows, cols) for i, (name, rows, cols) in enumerate(found)]
+        number, (x0, y0, _, _) = self.tiles.tiles[tile]
+        image_id = f"{self.tiles.scenes[number].image.stem}__{x0}_{y0}"
+        return MaskedImage(image_id, Image.fromarray(np.ascontiguousarray(pixels)), objects, masks)
+
+
 class ConcatMasks:
     """The images of several sources, one source after the other."""
 
@@ -159,22 +252,28 @@ def open_mask_source(
     """The :class:`MaskSource` that ``spec`` names (see the module docstring); errors name ``flag``.
 
     ``images``: the image folder of a COCO file (default: the file's folder); ``split``: HRSC2016's
-    ``ImageSets`` list; ``count``: synthetic scenes.
+    ``ImageSets`` list (default: all to train, ``test`` to evaluate) or a segmentation dataset's split
+    (default: ``train`` to train, ``val`` to evaluate); ``count``: synthetic scenes.
     """
     if "," in spec:
         return ConcatMasks([open_mask_source(part, flag, training, images, split, count) for part in spec.split(",")])
     if spec == "synthetic" or spec.startswith("synthetic:"):
         return SyntheticMasks(count, training, style=spec.partition(":")[2] or "default")
+    dataset, _, folder = spec.partition(":")
+    if dataset in DATASETS and folder:
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"{flag} {spec}: no such folder (the {dataset} dataset)")
+        return SegmentationMasks(dataset, folder, split or ("train" if training else "val"))
     path = Path(spec)
     if path.suffix.lower() == ".json":
         if not path.is_file():
             raise FileNotFoundError(f"{flag} {spec}: no such COCO file")
         return CocoMasks(path, images)
     if path.is_dir() and any((path / d / "Annotations").is_dir() for d in ("", "FullDataSet")):
-        return HrscMasks(path, split)
+        return HrscMasks(path, split or (None if training else "test"))
     raise ValueError(
-        f"{flag} {spec}: not a source of true masks; give 'synthetic[:STYLE]', a COCO instance .json, or an HRSC2016 "
-        "folder (with Annotations/ and Segmentations/)"
+        f"{flag} {spec}: not a source of true masks; give 'synthetic[:STYLE]', a COCO instance .json, an HRSC2016 "
+        f"folder (with Annotations/ and Segmentations/), or {' / '.join(f'{name}:DIR' for name in DATASETS)}"
     )
 
 

@@ -51,7 +51,12 @@ class TrainSamArguments:
     """The options of ``samrs train-sam`` (``HfArgumentParser`` turns them into flags)."""
 
     model: str = field(metadata={"help": "SAM, SAM-HQ or SAM 2 checkpoint to start from: Hub id or local folder"})
-    train: str = field(metadata={"help": "'synthetic[:STYLE]', a COCO instance .json, or an HRSC2016 folder"})
+    train: str = field(
+        metadata={
+            "help": "'synthetic[:STYLE]', a COCO instance .json, an HRSC2016 folder, or potsdam:DIR / isaid:DIR "
+            "(regions of thing classes); several joined by commas"
+        }
+    )
     output_dir: str = field(metadata={"help": "the tuned checkpoint, its card and checkpoints/"})
     eval: str | None = field(
         default=None,
@@ -64,9 +69,13 @@ class TrainSamArguments:
         default=None, metadata={"help": "image folder of a COCO --eval (default: its folder)"}
     )
     train_split: str | None = field(
-        default=None, metadata={"help": "HRSC2016 ImageSets list for --train (default: all)"}
+        default=None,
+        metadata={"help": "HRSC2016 ImageSets list or segmentation split for --train (default: all; train)"},
     )
-    eval_split: str | None = field(default="test", metadata={"help": "HRSC2016 ImageSets list for --eval"})
+    eval_split: str | None = field(
+        default=None,
+        metadata={"help": "HRSC2016 ImageSets list or segmentation split for --eval (default: test; val)"},
+    )
     synthetic_scenes: int = field(default=64, metadata={"help": "synthetic training scenes"})
     prompts: str = field(default=",".join(DEFAULT_PROMPTS), metadata={"help": "prompt kinds drawn per image"})
     prompts_per_image: int = field(default=16, metadata={"help": "objects prompted per image and step (at most)"})

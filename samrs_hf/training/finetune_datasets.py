@@ -43,6 +43,8 @@ class SegDatasetSpec:
     """Index PNGs use 0 for ignore and 1..C for the classes (mmsegmentation's Potsdam)."""
     exclude: tuple[int, ...]
     """Classes left out of the reported means (and, for OA, of the ground truth)."""
+    things: tuple[int, ...]
+    """Classes of countable objects, whose connected regions are instances (``samrs train-sam``)."""
     label_suffixes: tuple[str, ...]
     metrics: tuple[str, ...]
     """Reported scores: names from ``samrs_hf.metrics.segmentation_scores`` (``F1`` / ``IoU``: per class)."""
@@ -64,6 +66,7 @@ POTSDAM = SegDatasetSpec(
     },  # black: eroded boundary in *_noBoundary labels
     reduce_zero_label=True,
     exclude=(5,),  # clutter
+    things=(1, 4),  # building, car
     label_suffixes=("",),
     metrics=("OA", "F1", "mF1"),
     splits={  # mmsegmentation tools/dataset_converters/potsdam.py
@@ -153,6 +156,7 @@ ISAID = SegDatasetSpec(
     colors={color: index for index, color in enumerate(_ISAID_PALETTE)},
     reduce_zero_label=False,
     exclude=(0,),  # mIoU over the 15 object classes
+    things=tuple(range(1, 16)),
     label_suffixes=("_instance_color_RGB", ""),
     metrics=("IoU", "mIoU"),
 )
