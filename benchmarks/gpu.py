@@ -55,10 +55,11 @@ from transformers import (
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.experiments.tiny_sam import save_sam
 from samrs_hf.labeling.backends import BACKENDS
+from samrs_hf.training.arguments import LoopArguments
 from samrs_hf.training.cache import HubSegSource, split_folder
 from samrs_hf.training.cache_writer import write_cache
 from samrs_hf.training.data import load_samrs, samrs_classes
-from samrs_hf.training.loop import LoopArguments, make_accelerator, train_step
+from samrs_hf.training.loop import make_accelerator, train_step
 from samrs_hf.training.modeling import build_sep_model
 from samrs_hf.training.sampling import proportional_batch_sizes
 from samrs_hf.training.streaming import open_stream, stream_workers

@@ -8,7 +8,8 @@ data.py       samples from SAMRS folders and fine-tuning scenes, per-step batche
 streaming.py  ``--streaming``: SAMRS configs as streams, split per process and worker, exact resume
 cache.py      the decoded training cache: memory-mapped uint8 arrays, checked when opened and per tile
 cache_writer.py  ``samrs prepare-training``: writes the cache (replaces only caches, free space first)
-loop.py       the Accelerate loop;  pretrain.py / finetune.py  the two recipes;  publish.py  cards
+arguments.py  the flags both loops share;  loop.py  the Accelerate loop;  pretrain.py / finetune.py  the two recipes
+publish.py    model cards, saving and pushing
 finetune_datasets.py  ISPRS Potsdam and iSAID scenes and labels, in their released formats
 checks.py     up-front checks of the training options (``samrs_hf.cli.training_runner`` prints their one line)
 

@@ -31,7 +31,7 @@ from samrs_hf.training.sampling import global_batch, micro_batch_shard, proporti
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-    from samrs_hf.training.loop import LoopArguments
+    from samrs_hf.training.arguments import LoopArguments
 
 logger = logging.getLogger(__name__)
 

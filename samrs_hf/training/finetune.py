@@ -8,6 +8,7 @@ from pathlib import Path
 
 from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.metrics import ConfusionMatrix, segmentation_scores
+from samrs_hf.training.arguments import LoopArguments
 from samrs_hf.training.checks import (
     WEIGHTS_FILES,
     check_batch_size,
@@ -17,7 +18,7 @@ from samrs_hf.training.checks import (
 )
 from samrs_hf.training.data import FractionSource, IndexedInput, SceneTiles, fraction_indices, process_pairs
 from samrs_hf.training.finetune_datasets import DATASETS, SegDatasetSpec, find_scenes
-from samrs_hf.training.loop import LoopArguments, fit, make_accelerator
+from samrs_hf.training.loop import fit, make_accelerator
 from samrs_hf.training.modeling import SepModel
 
 

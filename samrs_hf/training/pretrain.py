@@ -12,6 +12,7 @@ from samrs_hf.checkpoints import cache_only, check_hub_upload
 from samrs_hf.dataset.folder import subset_splits
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.metrics import ConfusionMatrix
+from samrs_hf.training.arguments import LoopArguments
 from samrs_hf.training.backbones import BACKBONES, hub_id
 from samrs_hf.training.checks import (
     check_backbone,
@@ -22,7 +23,7 @@ from samrs_hf.training.checks import (
 )
 from samrs_hf.training.data import IndexedInput, load_samrs, process_pairs, samrs_classes
 from samrs_hf.training.decoders import DECODERS
-from samrs_hf.training.loop import EvalPairs, LoopArguments, TrainInput, fit, make_accelerator
+from samrs_hf.training.loop import EvalPairs, TrainInput, fit, make_accelerator
 from samrs_hf.training.modeling import build_sep_model
 from samrs_hf.training.streaming import StreamInput, stream_pairs
 

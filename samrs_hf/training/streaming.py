@@ -41,7 +41,7 @@ from samrs_hf.training.sampling import batch_positions, micro_batch_shard, propo
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-    from samrs_hf.training.loop import LoopArguments
+    from samrs_hf.training.arguments import LoopArguments
 
 logger = logging.getLogger(__name__)
 
