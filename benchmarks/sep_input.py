@@ -14,8 +14,9 @@ way before and the default way are also run with ``--workers`` workers. Every wa
 repeat, in turn, and its best repeat counts (a burst of load from other processes hits one repeat,
 not one way). ``--make-synthetic N``
 first writes a SAMRS folder of N realistic tiles per config (smooth multi-scale texture that
-compresses like aerial imagery, ~1.9 MB PNG per 1024 tile; a blocky label map) with the library's
-own writer, so the benchmark runs anywhere::
+compresses like aerial imagery, ~1.9 MB PNG per 1024 tile; the label map the embedded small SAM draws for a
+synthetic scene, so masks have a trained model's shapes) with the library's own writer, so the benchmark runs
+anywhere::
 
     python benchmarks/sep_input.py --make-synthetic 64 --dataset /tmp/sep-bench --configs sota --json out.json
 """
@@ -47,6 +48,11 @@ from torch.utils.data import DataLoader
 from samrs_hf.dataset.schema import image_bytes
 from samrs_hf.dataset.subsets import SUBSETS
 from samrs_hf.dataset.writer import SubsetWriter
+from samrs_hf.experiments.synthetic import make_scene
+from samrs_hf.labeling.labeler import SamLabeler
+from samrs_hf.labeling.maps import LabelMapBuilder
+from samrs_hf.labeling.prompts import PromptSpec
+from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.training import augment
 from samrs_hf.training.cache import split_folder
 from samrs_hf.training.cache_writer import write_cache
@@ -61,7 +67,8 @@ STAGES = ("read", "choices", "scale+crop", "flip+rot90", "photometric", "tensors
 
 def synthetic_tile(index: int, size: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """A smooth RGB texture (bicubic-upsampled noise with 256, 64, 16 and 4 pixel cells, plus sensor noise)
-    and a label map of 40 random class rectangles on 255 (unlabelled); seeded by ``index``."""
+    and the embedded small SAM's semantic map of synthetic scene ``index`` (:func:`sam_label`); seeded by
+    ``index``."""
     rng = np.random.default_rng(index)
     image = 110 + rng.normal(0, 4, (size, size, 3))
     for cell, amplitude in ((256, 60), (64, 40), (16, 25), (4, 12)):
@@ -70,10 +77,26 @@ def synthetic_tile(index: int, size: int, num_classes: int) -> tuple[np.ndarray,
             coarse = Image.fromarray(rng.normal(0, amplitude, (cells, cells)).astype(np.float32))
             image[..., channel] += np.asarray(coarse.resize((size, size), Image.BICUBIC))
     label = np.full((size, size), 255, np.uint8)
-    for _ in range(40):
-        (height, width), (top, left) = rng.integers(size // 64, size // 5, 2), rng.integers(0, size - size // 64, 2)
-        label[top : top + height, left : left + width] = rng.integers(num_classes)
+    scene_label = sam_label(index)[:size, :size]
+    label[: scene_label.shape[0], : scene_label.shape[1]] = np.where(scene_label == 255, 255, scene_label % num_classes)
     return np.clip(image, 0, 255).astype(np.uint8), label
+
+
+@functools.cache
+def sam_label(index: int) -> np.ndarray:
+    """The SOTA-class semantic map the embedded small SAM draws for synthetic scene ``index`` (1024x768) from its
+    objects' boxes: a trained model's mask shapes and sizes (255 where no mask covers)."""
+    scene, labeler, recipe = make_scene(index), _embedded_labeler(), SUBSETS["sota"]
+    maps = LabelMapBuilder(scene.image.height, scene.image.width, recipe.classes, recipe.release_name)
+    objects = [obj.to_source_object() for obj in scene.objects]
+    for result in labeler.label_objects(scene.image, objects, PromptSpec.parse("hbox")):
+        maps.add(result)
+    return maps.semantic_map()
+
+
+@functools.cache
+def _embedded_labeler() -> SamLabeler:
+    return SamLabeler(str(EMBEDDED_SAM), device="cpu")
 
 
 def synthetic_row(index: int, size: int, num_classes: int) -> dict:

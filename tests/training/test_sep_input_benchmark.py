@@ -27,13 +27,26 @@ def sep_input():
 def test_synthetic_tiles_compress_like_aerial_images(sep_input):
     image, label = sep_input.synthetic_tile(0, 256, num_classes=18)
     assert image.shape == (256, 256, 3) and label.shape == (256, 256)
-    assert (label == 255).any() and len(np.unique(label)) > 5
+    scene = sep_input.sam_label(0)  # the embedded SAM's map of synthetic scene 0, cropped into the tile
+    assert np.array_equal(label, np.where(scene[:256, :256] == 255, 255, scene[:256, :256] % 18))
     png, jpeg = io.BytesIO(), io.BytesIO()
     Image.fromarray(image).save(png, "PNG")
     Image.fromarray(image).save(jpeg, "JPEG", quality=90)
     png_bytes_per_pixel = len(png.getvalue()) / 256**2
     assert 1.0 < png_bytes_per_pixel < 2.5  # a DOTA image (fixtures' P1888.png): 1.64
     assert len(jpeg.getvalue()) < 0.25 * len(png.getvalue())  # smooth: JPEG compresses it well
+
+
+def test_label_maps_are_a_trained_models_masks(sep_input):
+    """The embedded small SAM's map covers the scene's objects much as the drawn masks do (not boxes, not noise)."""
+    from samrs_hf.dataset.subsets import SUBSETS
+    from samrs_hf.experiments.synthetic import make_scene
+
+    scene = sep_input.sam_label(0)
+    truth = make_scene(0).semantic_map(SUBSETS["sota"].classes)
+    assert scene.shape == truth.shape == (768, 1024) and len(np.unique(scene)) > 3
+    covered, drawn = scene != 255, truth != 255
+    assert (covered & drawn).sum() / (covered | drawn).sum() > 0.6
 
 
 def test_benchmark_reports_every_way(sep_input, tmp_path, capsys):
