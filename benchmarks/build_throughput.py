@@ -1,8 +1,11 @@
 """Build throughput: the whole ``samrs build`` against SAM alone on the same prompts, in one process.
 
-A dense DOTA-format scene (``--objects`` rotated boxes, mostly vehicles, over ``--size`` pixels:
-four overlapping 1024 tiles at the default 1848) is written to a temporary folder, unless
-``--root`` gives a real one (read with ``--split``, default ``all``). The labeler is loaded once,
+A DOTA-format scene of ``--size`` pixels (four overlapping 1024 tiles at the default 1848) is written to a
+temporary folder, unless ``--root`` gives a real one (read with ``--split``, default ``all``): ``--scene
+synthetic`` (default) tiles it with the synthetic scenes the embedded small SAM was trained on, so its masks
+fit their objects; ``--scene dense`` draws ``--objects`` rotated boxes, mostly vehicles, as bright boxes on a
+smooth ground (a stress test of many objects per tile; the embedded model has never seen such a ground, and
+its masks there spread over the tile). The labeler is loaded once,
 outside the timings (start-up excluded). Then, on the same tiles and prompts:
 
   sam    SAM alone: the processor + image encoder per tile, and the mask decoder per prompt chunk
@@ -23,6 +26,7 @@ decoder ran.
 
     python benchmarks/build_throughput.py --json benchmarks/results_build_cpu.json    # embedded small SAM
     python benchmarks/build_throughput.py --masks box      # masks shaped like a trained SAM's
+    python benchmarks/build_throughput.py --scene dense --size 1024 --objects 600 --masks box
     python benchmarks/build_throughput.py --model facebook/sam-vit-base --device cuda --dtype bf16
 """
 
@@ -37,13 +41,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import PeakMemory, machine, report
-from PIL import Image
+from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
 from samrs_hf.dataset import schema
 from samrs_hf.dataset.build import BuildOptions, BuildSummary, build_subset, plan_tiles
 from samrs_hf.dataset.subsets import get_subset
-from samrs_hf.geometry import rbox_to_polygon
+from samrs_hf.experiments.synthetic import HEIGHT, WIDTH, make_scene
+from samrs_hf.geometry import polygon_area, rbox_to_polygon
 from samrs_hf.labeling.labeler import SamLabeler
 from samrs_hf.labeling.mask_window import MaskWindow
 from samrs_hf.labeling.prompts import build_prompts
@@ -52,16 +57,21 @@ from samrs_hf.models import EMBEDDED_SAM
 from samrs_hf.sources.base import object_from_polygon
 from samrs_hf.sources.dota import write_dota_labels
 
+SCENES = {
+    "synthetic": "synthetic scenes tiled over {size}x{size}",
+    "dense": "dense {size}x{size}, {objects} drawn boxes",
+}
+
 
 def dense_scene(folder: Path, size: int, objects: int, seed: int = 0) -> Path:
     """A DOTA-format scene of ``size`` x ``size`` px with ``objects`` rotated boxes: 85 % vehicles (10-40 px),
-    12 % ships and planes (40-120 px), 3 % large structures (150-300 px)."""
-    rng = np.random.default_rng(seed)
+    12 % ships and planes (40-120 px), 3 % large structures (150-300 px), each drawn as a bright filled box on
+    a dark smooth ground (largest first), so that a trained SAM finds an object in each."""
+    rng, paint = np.random.default_rng(seed), np.random.default_rng(seed + 1)
     coarse = rng.integers(0, 255, (size // 40 + 2, size // 40 + 2, 3), dtype=np.uint8)
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    Image.fromarray(coarse).resize((size, size), Image.Resampling.BILINEAR).save(folder / "images" / "P0000.png")
+    ground = Image.fromarray(coarse // 2).resize((size, size), Image.Resampling.BILINEAR)
     kinds = [("small-vehicle", 10, 40, 0.85), ("ship", 40, 120, 0.12), ("harbor", 150, 300, 0.03)]
-    labels = []
+    labels, polygons = [], []
     for category, low, high, share in kinds:
         for _ in range(round(objects * share)):
             length = rng.uniform(low, high)
@@ -69,6 +79,31 @@ def dense_scene(folder: Path, size: int, objects: int, seed: int = 0) -> Path:
             cx, cy = rng.uniform(length, size - length, 2)
             polygon = rbox_to_polygon([cx, cy, length, width, rng.uniform(-np.pi, np.pi)])
             labels.append(object_from_polygon(category, polygon))
+            polygons.append(polygon)
+    draw = ImageDraw.Draw(ground)
+    for polygon in sorted(polygons, key=polygon_area, reverse=True):
+        draw.polygon([tuple(point) for point in polygon], fill=tuple(int(v) for v in paint.integers(150, 256, 3)))
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    ground.save(folder / "images" / "P0000.png")
+    write_dota_labels(folder / "labelTxt" / "P0000.txt", labels)
+    return folder
+
+
+def synthetic_mosaic(folder: Path, size: int, seed: int = 0) -> Path:
+    """A DOTA-format scene of ``size`` x ``size`` px tiled with the synthetic scenes the embedded small SAM was
+    trained on (:func:`~samrs_hf.experiments.synthetic.make_scene`, seeds ``seed, seed + 1, ...``), keeping the
+    objects wholly inside: a scene where a trained model's masks fit their objects."""
+    canvas, labels = Image.new("RGB", (size, size)), []
+    origins = [(x, y) for y in range(0, size, HEIGHT) for x in range(0, size, WIDTH)]
+    for number, (x, y) in enumerate(origins):
+        scene = make_scene(seed + number)
+        canvas.paste(scene.image, (x, y))
+        for obj in scene.objects:
+            polygon = obj.polygon + (x, y)
+            if polygon.min() >= 0 and polygon.max() <= size:
+                labels.append(object_from_polygon(obj.category, polygon))
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    canvas.save(folder / "images" / "P0000.png")
     write_dota_labels(folder / "labelTxt" / "P0000.txt", labels)
     return folder
 
@@ -170,7 +205,12 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = args.model or str(EMBEDDED_SAM)
-        root = Path(args.root) if args.root else dense_scene(tmp / "raw", args.size, args.objects)
+        if args.root:
+            root = Path(args.root)
+        elif args.scene == "dense":
+            root = dense_scene(tmp / "raw", args.size, args.objects)
+        else:
+            root = synthetic_mosaic(tmp / "raw", args.size)
         labeler = SamLabeler(model, device, args.dtype, args.prompt_batch_size)
         memory = PeakMemory(device)
 
@@ -194,7 +234,7 @@ def run(args: argparse.Namespace) -> dict:
             "machine": machine(device),
             "settings": {
                 "model": args.model or "embedded small SAM",
-                "scene": args.root or f"synthetic {args.size}x{args.size}, {args.objects} objects",
+                "scene": args.root or SCENES[args.scene].format(size=args.size, objects=args.objects),
                 "masks": {"model": "the model's own", "box": "the prompt box filled (box_shaped_masks)"}[args.masks],
                 "tiles": summary.tiles,
                 "prompts": prompts,
@@ -220,10 +260,11 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", help="a DOTA-format folder to build (default: a synthetic dense scene)")
+    parser.add_argument("--root", help="a DOTA-format folder to build (default: a synthetic --scene)")
+    parser.add_argument("--scene", choices=sorted(SCENES), default="synthetic", help="the scene made without --root")
     parser.add_argument("--split", default="all", help="source split of --root (default: all)")
     parser.add_argument("--size", type=int, default=1848, help="synthetic scene side (default: 4 tiles)")
-    parser.add_argument("--objects", type=int, default=500, help="synthetic scene objects")
+    parser.add_argument("--objects", type=int, default=500, help="objects of the dense scene")
     parser.add_argument("--model", help="SAM checkpoint (default: the embedded small SAM)")
     parser.add_argument(
         "--masks", choices=["model", "box"], default="model", help="box: masks shaped like a trained SAM's"

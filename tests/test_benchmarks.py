@@ -66,10 +66,11 @@ def test_png_levels_benchmark_times_both_levels_of_every_fixture_image(tmp_path,
 
 
 @pytest.mark.slow
-def test_build_benchmark_times_the_build_against_sam_alone(tmp_path, monkeypatch):
+@pytest.mark.parametrize("scene", ["synthetic", "dense"])
+def test_build_benchmark_times_the_build_against_sam_alone(tmp_path, monkeypatch, scene):
     out = tmp_path / "build.json"
     result = load("build_throughput", monkeypatch).main(
-        ["--size", "1100", "--objects", "40", "--repeats", "1", "--json", str(out)]
+        ["--scene", scene, "--size", "1100", "--objects", "40", "--repeats", "1", "--json", str(out)]
     )
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
     assert result["settings"]["tiles"] == 4 and result["settings"]["prompts"] > 40  # objects on tile overlaps
