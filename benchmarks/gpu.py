@@ -315,7 +315,8 @@ def run(args: argparse.Namespace) -> dict:
         if "build" in args.sections:
             with section(result, "build", settings["budgets"]["build"]) as entry:
                 flags = ["--model", str(paths["sam-vit-h"]), "--masks", "box", "--device", str(device)]
-                flags += ["--size", str(settings["size"]), "--objects", str(settings["build_objects"])]
+                flags += ["--scene", "dense", "--size", str(settings["size"])]
+                flags += ["--objects", str(settings["build_objects"])]
                 flags += ["--prompt-batch-size", "64", "--repeats", str(settings["repeats"])]
                 flags += ["--json", str(scratch / "build.json")] + ([] if args.quick else ["--dtype", "bf16"])
                 entry.update(build_throughput.main(flags))
