@@ -10,14 +10,16 @@ outside the timings (start-up excluded). Then, on the same tiles and prompts:
 
   sam    SAM alone: the processor + image encoder per tile, and the mask decoder per prompt chunk
   build  ``build_subset`` end to end: reading, tiling, prompts, SAM, mask upscaling, painting, RLE,
-         rows, PNG encoding and Parquet shards (the writer thread overlaps the labelling)
+         rows, PNG encoding and Parquet shards (the writer overlaps the labelling, its default row threads
+         building rows at once)
+  one_thread  the same build with one row thread (the writer before row threads)
   naive  the same build the way before windowing: every mask upscaled and RLE-encoded at full tile
-         size (one ``post_process_masks`` per mask, pycocotools on a full-size Fortran copy) and tile
-         images PNG-encoded at zlib level 6
+         size (one ``post_process_masks`` per mask, pycocotools on a full-size Fortran copy), tile
+         images PNG-encoded at zlib level 6, one row thread
 
-The three run in turn ``--repeats`` times and the fastest of each counts. It reports images/s and
+The four run in turn ``--repeats`` times and the fastest of each counts. It reports images/s and
 instances/s, the overhead per instance outside SAM ((build - sam) / instances), build/sam and
-naive/build, and peak memory. A second part times one mask's post-processing for a compact mask
+naive/build, one_thread/build, and peak memory. A second part times one mask's post-processing for a compact mask
 (what a trained SAM returns for a box) and a dense one (what a tiny random SAM returns: a
 periodic pattern over half the tile), windowed and at full size, in SAM's 1024 frame. The default
 model is the embedded small SAM (``samrs_hf.models.EMBEDDED_SAM``), whose masks have a trained
@@ -44,7 +46,7 @@ from common import PeakMemory, machine, report
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
-from samrs_hf.dataset import schema
+from samrs_hf.dataset import schema, writer
 from samrs_hf.dataset.build import BuildOptions, BuildSummary, build_subset, plan_tiles
 from samrs_hf.dataset.subsets import get_subset
 from samrs_hf.experiments.synthetic import HEIGHT, WIDTH, make_scene
@@ -148,9 +150,21 @@ def the_way_before():
     MaskWindow.rle = lambda self: full_size_rle(self.full())
     schema.IMAGE_COMPRESS_LEVEL = 6
     try:
-        yield
+        with one_row_thread():
+            yield
     finally:
         SamFrame.windows, MaskWindow.rle, schema.IMAGE_COMPRESS_LEVEL = windows, rle, level
+
+
+@contextmanager
+def one_row_thread():
+    """For the duration of the block, the writer builds one row at a time (as before row threads)."""
+    default = writer.default_row_threads
+    writer.default_row_threads = lambda processes: 1
+    try:
+        yield
+    finally:
+        writer.default_row_threads = default
 
 
 @contextmanager
@@ -217,7 +231,7 @@ def run(args: argparse.Namespace) -> dict:
         def options(out: str) -> BuildOptions:
             return BuildOptions("sota", root, tmp / out, model=model, splits=(args.split,), device=str(device))
 
-        times: dict[str, list[float]] = {"sam": [], "build": [], "naive": []}
+        times: dict[str, list[float]] = {"sam": [], "build": [], "one_thread": [], "naive": []}
         build_peak, build_start = 0.0, 0.0
         with box_shaped_masks(args.masks == "box"):
             for repeat in range(args.repeats):  # interleaved, so a burst of load hits one repeat, not one way
@@ -226,9 +240,11 @@ def run(args: argparse.Namespace) -> dict:
                 seconds, summary = timed_build(labeler, options(f"built-{repeat}"), memory)
                 times["build"].append(seconds)
                 build_peak, build_start = max(build_peak, memory.peak_mib), memory.start_mib
+                with one_row_thread():
+                    times["one_thread"].append(timed_build(labeler, options(f"one-thread-{repeat}"), memory)[0])
                 with the_way_before():
                     times["naive"].append(timed_build(labeler, options(f"naive-{repeat}"), memory)[0])
-        sam_seconds, build_seconds, naive_seconds = (min(times[way]) for way in ("sam", "build", "naive"))
+        sam_seconds, build_seconds, one_thread_seconds, naive_seconds = (min(seconds) for seconds in times.values())
         instances = summary.instances + summary.dropped.get("labeling: empty mask", 0)
         result = {
             "machine": machine(device),
@@ -239,11 +255,13 @@ def run(args: argparse.Namespace) -> dict:
                 "tiles": summary.tiles,
                 "prompts": prompts,
                 "prompt_batch_size": labeler.prompt_batch_size,
+                "row_threads": writer.default_row_threads(1),
                 "dtype": str(labeler.dtype),
             },
             "repeats": args.repeats,
             "sam_seconds": sam_seconds,
             "build_seconds": build_seconds,
+            "one_row_thread_build_seconds": one_thread_seconds,
             "naive_build_seconds": naive_seconds,
             "images_per_s": summary.written / build_seconds,
             "instances_per_s": summary.instances / build_seconds,
@@ -251,6 +269,7 @@ def run(args: argparse.Namespace) -> dict:
             "naive_overhead_ms_per_instance": 1000 * (naive_seconds - sam_seconds) / instances,
             "build_over_sam": build_seconds / sam_seconds,
             "naive_over_build": naive_seconds / build_seconds,
+            "one_row_thread_over_build": one_thread_seconds / build_seconds,
             "peak_memory_mib": build_peak,
             "memory_before_build_mib": build_start,
             "per_mask_ms": per_mask(SamFrame()),

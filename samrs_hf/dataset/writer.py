@@ -8,18 +8,22 @@
    ``overwrite``, delete the subset's shards and settings and start over), record the settings, and
    return the tiles already committed, which the caller skips;
 2. :meth:`~SubsetWriter.open` (each process): a sink whose ``put(split, make_row)`` hands a row
-   factory to a writer thread that builds the row (PNG encoding releases the GIL), encodes it and
-   commits shards, so writing overlaps labelling; at most ``queue_size`` rows wait, which bounds
-   memory;
+   factory to a writer thread, which has ``row_threads`` rows built at once (PNG encoding, a tile's
+   largest cost outside SAM, releases the GIL), then writes them in order and commits shards, so writing
+   overlaps labelling; at most ``queue_size`` rows wait and ``row_threads`` are being built, which
+   bounds memory;
 3. :meth:`~SubsetWriter.finish` (main process, after every process closed its sink): publish the
    staged shards and rewrite the card.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,7 +44,9 @@ from samrs_hf.dataset.shards import (
 )
 from samrs_hf.dataset.subsets import SubsetRecipe
 
-__all__ = ["SubsetWriter"]
+__all__ = ["SubsetWriter", "default_row_threads"]
+
+MAX_ROW_THREADS = 8
 
 DISPLAY_ONLY = frozenset({"model", "splits"})
 """Settings recorded for people, not compared on resume: the model (compared by its config hash) and the source
@@ -50,6 +56,12 @@ splits (a build may add splits; the record lists all of them)."""
 def _differences(previous: dict, settings: dict) -> list[str]:
     keys = sorted((set(previous) | set(settings)) - DISPLAY_ONLY)
     return [f"{k}={previous.get(k)!r} (now {settings.get(k)!r})" for k in keys if previous.get(k) != settings.get(k)]
+
+
+def default_row_threads(processes: int) -> int:
+    """Threads building rows in each of ``processes`` processes on this machine: its cores shared among them,
+    1 to :data:`MAX_ROW_THREADS`."""
+    return max(1, min(MAX_ROW_THREADS, (os.cpu_count() or 1) // max(1, processes)))
 
 
 class SubsetWriter:
@@ -62,12 +74,17 @@ class SubsetWriter:
         state: PartialState | None = None,
         rows_per_shard: int = 256,
         queue_size: int = 4,
+        row_threads: int | None = None,
     ):
-        if rows_per_shard < 1 or queue_size < 1:
-            raise ValueError(f"rows_per_shard and queue_size must be >= 1, got {rows_per_shard}, {queue_size}")
         self.out, self.recipe, self.state = Path(out), recipe, state or PartialState()
+        row_threads = row_threads or default_row_threads(self.state.num_processes)
+        if min(rows_per_shard, queue_size, row_threads) < 1:
+            raise ValueError(
+                f"rows_per_shard, queue_size and row_threads must be >= 1, got {rows_per_shard}, {queue_size}, "
+                f"{row_threads}"
+            )
         self.folder = self.out / recipe.name
-        self.rows_per_shard, self.queue_size = rows_per_shard, queue_size
+        self.rows_per_shard, self.queue_size, self.row_threads = rows_per_shard, queue_size, row_threads
 
     def prepare(self, settings: dict, overwrite: bool = False) -> set[tuple[str, str]]:
         """Check the folder and settings, record the settings; returns the ``(split, image_id)`` already written.
@@ -137,14 +154,18 @@ class SubsetWriter:
             raise failure[0]
 
     def _drain(self, jobs: queue.Queue, failure: list[BaseException]) -> None:
+        """Build the queued rows, ``row_threads`` at once, and write them in the order they were put."""
         writers: dict[str, ShardWriter] = {}
         try:
-            while (job := jobs.get()) is not None:
-                split, make_row = job
-                if split not in writers:
-                    rank = self.state.process_index
-                    writers[split] = ShardWriter(self.folder, split, self.recipe.features, rank, self.rows_per_shard)
-                writers[split].add(make_row())
+            with ThreadPoolExecutor(self.row_threads, thread_name_prefix="samrs-row") as pool:
+                building: deque[tuple[str, Future]] = deque()
+                while (job := jobs.get()) is not None:
+                    split, make_row = job
+                    building.append((split, pool.submit(make_row)))
+                    if len(building) >= self.row_threads:
+                        self._write_row(writers, *building.popleft())
+                while building:
+                    self._write_row(writers, *building.popleft())
             for writer in writers.values():
                 writer.flush()
         except BaseException as error:  # handed to the main thread, which raises it
@@ -154,6 +175,12 @@ class SubsetWriter:
                     jobs.get_nowait()
                 except queue.Empty:
                     break
+
+    def _write_row(self, writers: dict[str, ShardWriter], split: str, row: Future) -> None:
+        if split not in writers:
+            rank = self.state.process_index
+            writers[split] = ShardWriter(self.folder, split, self.recipe.features, rank, self.rows_per_shard)
+        writers[split].add(row.result())
 
     def finish(self) -> Path | None:
         """After every process closed its sink: on the main process, publish the staged shards and write the card."""

@@ -103,3 +103,47 @@ def test_a_build_of_more_splits_records_them_all(tmp_path):
     _stage(tmp_path, range(2), {"prompt": "hbox", "splits": ["val", "train"]}).finish()
     assert read_build_settings(tmp_path / "sota") == {"prompt": "hbox", "splits": ["train", "val"]}
     assert "Built from the source splits train, val." in (tmp_path / "README.md").read_text()
+
+
+def test_rows_built_by_several_threads_are_written_in_the_order_put(tmp_path):
+    """Three rows are built at once (the slowest first), and the shards hold the rows as one thread writes them."""
+    import threading
+    import time
+
+    import pyarrow.parquet as pq
+
+    building, most = set(), []
+    lock = threading.Lock()
+
+    def slow_row(index: int) -> dict:
+        with lock:
+            building.add(index)
+            most.append(len(building))
+        time.sleep(0.05 * (5 - index % 5))  # earlier rows finish later
+        with lock:
+            building.discard(index)
+        return overlap_row(index)
+
+    shards = {}
+    for threads in (1, 3):
+        writer = SubsetWriter(tmp_path / str(threads), SOTA, rows_per_shard=4, row_threads=threads)
+        writer.prepare({})
+        most.clear()
+        with writer.open() as put:
+            for index in range(10):
+                put("train", partial(slow_row, index))
+        assert max(most) == threads
+        paths = shard_files(tmp_path / str(threads) / "sota", staged=True)
+        shards[threads] = [pq.read_table(path).to_pylist() for path in paths]
+    assert shards[3] == shards[1] and [row["image_id"] for shard in shards[1] for row in shard] == [
+        f"S{i}__64__0___0" for i in range(10)
+    ]
+
+
+def test_row_threads_share_the_machines_cores_among_processes(monkeypatch):
+    from samrs_hf.dataset.writer import MAX_ROW_THREADS, default_row_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert [default_row_threads(n) for n in (1, 2, 4, 32)] == [MAX_ROW_THREADS, 8, 4, 1]
+    with pytest.raises(ValueError, match="row_threads must be >= 1"):
+        SubsetWriter("unused", SOTA, row_threads=-1)
