@@ -31,6 +31,7 @@ import platform
 import resource
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -82,10 +83,19 @@ def synthetic_tile(index: int, size: int, num_classes: int) -> tuple[np.ndarray,
     return np.clip(image, 0, 255).astype(np.uint8), label
 
 
-@functools.cache
 def sam_label(index: int) -> np.ndarray:
     """The SOTA-class semantic map the embedded small SAM draws for synthetic scene ``index`` (1024x768) from its
-    objects' boxes: a trained model's mask shapes and sizes (255 where no mask covers)."""
+    objects' boxes: a trained model's mask shapes and sizes (255 where no mask covers). The writer's row threads
+    call it: one at a time (loading a model in two threads at once fails)."""
+    with _SAM_LOCK:
+        return _sam_label(index)
+
+
+_SAM_LOCK = threading.Lock()
+
+
+@functools.cache
+def _sam_label(index: int) -> np.ndarray:
     scene, labeler, recipe = make_scene(index), _embedded_labeler(), SUBSETS["sota"]
     maps = LabelMapBuilder(scene.image.height, scene.image.width, recipe.classes, recipe.release_name)
     objects = [obj.to_source_object() for obj in scene.objects]
