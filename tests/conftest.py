@@ -39,6 +39,17 @@ def pytest_unconfigure(config) -> None:
     shutil.rmtree(os.environ.pop("HF_DATASETS_CACHE", ""), ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Each test leaves torch's thread count as it found it (a benchmark's ``main`` sets one thread): masks of
+    the tiny random SAM depend on it, so a leak would make later tests depend on their order."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """The real-format fixtures (:func:`fixtures_path`); tests that need them skip when they are absent."""
