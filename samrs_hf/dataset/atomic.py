@@ -2,16 +2,18 @@
 
 Each is written to a temporary file in its own folder, flushed to the disk, renamed over its name,
 and the rename is synced too, so a full disk, a crash or a power cut leaves the previous file.
+:func:`read_json_object` reads back the small JSON files written so, trusting nothing in them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["commit_file", "sync_folder", "write_atomic"]
+__all__ = ["commit_file", "read_json_object", "sync_folder", "write_atomic"]
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -51,3 +53,19 @@ def sync_folder(folder: str | Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def read_json_object(path: Path, max_bytes: int) -> dict:
+    """The JSON object in ``path``, a small file samrs wrote. ``ValueError`` giving the reason (not the path, which
+    the caller names with the way out) when it is larger than ``max_bytes``, not UTF-8 JSON, nested too deep for
+    the parser, or not an object."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{size} bytes")
+    try:
+        value = json.loads(path.read_bytes())  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except RecursionError as error:
+        raise ValueError(str(error)) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"a JSON {type(value).__name__}, not an object")
+    return value

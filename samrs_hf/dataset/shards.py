@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets import Features
 
-from samrs_hf.dataset.atomic import commit_file, sync_folder, write_atomic
+from samrs_hf.dataset.atomic import commit_file, read_json_object, sync_folder, write_atomic
 from samrs_hf.errors import DamagedFileError, summary
 
 __all__ = [
@@ -170,12 +170,8 @@ def read_build_settings(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        if path.stat().st_size > SETTINGS_BYTES:
-            raise ValueError(f"{path.stat().st_size} bytes")
-        settings = json.loads(path.read_bytes())
-        if not isinstance(settings, dict):
-            raise ValueError(f"a JSON {type(settings).__name__}, not an object")
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
+        settings = read_json_object(path, SETTINGS_BYTES)
+    except ValueError as error:
         raise ValueError(
             f"{path}: not a settings file of samrs ({error}); pass --overwrite to delete "
             f"the {Path(folder).name} subset and build it again"

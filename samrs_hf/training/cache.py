@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
 
+from samrs_hf.dataset.atomic import read_json_object
 from samrs_hf.errors import DamagedFileError, summary
 
 FORMAT = "samrs-training-cache/2"
@@ -114,11 +114,7 @@ def read_meta(folder: Path) -> dict:
             f"{folder} is not a training cache (no {META}); write one with `samrs prepare-training`"
         )
     try:
-        if path.stat().st_size > META_BYTES:
-            raise ValueError(f"{path.stat().st_size} bytes")
-        meta = json.loads(path.read_bytes())
-        if not isinstance(meta, dict):
-            raise ValueError(f"a JSON {type(meta).__name__}")
+        meta = read_json_object(path, META_BYTES)
     except ValueError as error:
         raise DamagedFileError(
             f"{path}: not a training cache's metadata ({summary(error)}); delete {folder} and run "

@@ -69,9 +69,22 @@ def cut(path, size: int) -> None:
         (lambda c: edit_index(c, swap_offsets, True), r"tiles\.npy: row 0 at .* \(4096, 64, 64\), not \(0, 64, 64\)"),
         (lambda c: edit_index(c, lambda t: t.__setitem__((2, 0), -5), True), r"row 2 at .* \(-5, 64, 64\)"),
         (lambda c: (c / "meta.json").write_text("{"), r"meta\.json: not a training cache's metadata .* delete"),
+        (
+            lambda c: (c / "meta.json").write_text("[" * 30_000),
+            r"meta\.json: not a training cache's metadata \(.*recurs",
+        ),
         (lambda c: (c / "tiles.npy").unlink(), r"tiles\.npy: missing"),
     ],
-    ids=["short-images", "short-labels", "swapped", "swapped-rehashed", "negative-rehashed", "meta", "no-index"],
+    ids=[
+        "short-images",
+        "short-labels",
+        "swapped",
+        "swapped-rehashed",
+        "negative-rehashed",
+        "meta",
+        "meta-nested",
+        "no-index",
+    ],
 )
 def test_a_damaged_cache_is_refused_when_opened(cache, rows, damage, message):
     damage(cache)
