@@ -35,7 +35,7 @@ from PIL import Image
 from samrs_hf import geometry
 from samrs_hf.experiments.synthetic import STYLES, make_scene
 from samrs_hf.records import SourceObject
-from samrs_hf.training.finetune_datasets import DATASETS
+from samrs_hf.training.finetune_datasets import DATASETS, find_scenes
 
 __all__ = [
     "CocoMasks",
@@ -163,10 +163,10 @@ class RegionMasks(Sequence[np.ndarray]):
         return self.regions == (index % self.count) + 1
 
 
-def region_object(category: str, mask: np.ndarray, rows: slice, cols: slice) -> SourceObject:
-    """A region as a detection object: its horizontal box (pixel edges) and minimum-area rotated box, from the
+def region_object(category: str, window: np.ndarray, rows: slice, cols: slice) -> SourceObject:
+    """A region as a detection object, from its mask ``window`` over its bounding ``rows`` and ``cols`` (work in
+    the region's size, not the tile's): its horizontal box (pixel edges) and minimum-area rotated box, from the
     first and last pixel of each of its rows (the hull's corners are among them)."""
-    window = mask[rows, cols]
     ys = np.flatnonzero(window.any(axis=1))
     first = window[ys].argmax(axis=1)
     last = window.shape[1] - 1 - window[ys, ::-1].argmax(axis=1)
@@ -184,7 +184,6 @@ class SegmentationMasks:
 
     def __init__(self, dataset: str, root: str | Path, split: str, tile_size: int = 1024):
         from samrs_hf.training.data import SceneTiles
-        from samrs_hf.training.finetune_datasets import find_scenes
 
         self.spec = DATASETS[dataset]
         self.tiles = SceneTiles(find_scenes(root, split, self.spec), self.spec, tile_size)
@@ -222,9 +221,12 @@ class SegmentationMasks:
         pixels, label = self.tiles[tile]
         regions, found = self._regions(label)
         masks = RegionMasks(regions, len(found))
-        objects = [region_object(name, masks[i], rows, cols) for i, (name, rows, cols) in enumerate(found)]
-        number, (x0, y0, _, _) = self.tiles.tiles[tile]
-        image_id = f"{self.tiles.scenes[number].image.stem}__{x0}_{y0}"
+        objects = [
+            region_object(name, regions[rows, cols] == number, rows, cols)
+            for number, (name, rows, cols) in enumerate(found, start=1)
+        ]
+        scene, (x0, y0, _, _) = self.tiles.tiles[tile]
+        image_id = f"{self.tiles.scenes[scene].image.stem}__{x0}_{y0}"
         return MaskedImage(image_id, Image.fromarray(np.ascontiguousarray(pixels)), objects, masks)
 
 
