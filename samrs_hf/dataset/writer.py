@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accelerate import PartialState
+from accelerate.utils import get_int_from_env
 
 from samrs_hf.dataset.card import write_card
 from samrs_hf.dataset.folder import check_dataset_folder
@@ -77,7 +78,9 @@ class SubsetWriter:
         row_threads: int | None = None,
     ):
         self.out, self.recipe, self.state = Path(out), recipe, state or PartialState()
-        row_threads = row_threads or default_row_threads(self.state.num_processes)
+        row_threads = row_threads or default_row_threads(
+            get_int_from_env(["LOCAL_WORLD_SIZE"], self.state.num_processes)  # this machine's processes
+        )
         if min(rows_per_shard, queue_size, row_threads) < 1:
             raise ValueError(
                 f"rows_per_shard, queue_size and row_threads must be >= 1, got {rows_per_shard}, {queue_size}, "

@@ -145,5 +145,7 @@ def test_row_threads_share_the_machines_cores_among_processes(monkeypatch):
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     assert [default_row_threads(n) for n in (1, 2, 4, 32)] == [MAX_ROW_THREADS, 8, 4, 1]
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun's processes on this machine, of however many machines
+    assert SubsetWriter("unused", SOTA).row_threads == 4
     with pytest.raises(ValueError, match="row_threads must be >= 1"):
         SubsetWriter("unused", SOTA, row_threads=-1)
