@@ -265,7 +265,10 @@ def open_mask_source(
     if dataset in DATASETS and folder:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"{flag} {spec}: no such folder (the {dataset} dataset)")
-        return SegmentationMasks(dataset, folder, split or ("train" if training else "val"))
+        try:
+            return SegmentationMasks(dataset, folder, split or ("train" if training else "val"))
+        except (FileNotFoundError, ValueError) as error:  # no layout, no images, an unknown split: name the flag
+            raise type(error)(f"{flag} {spec}: {error}") from None
     path = Path(spec)
     if path.suffix.lower() == ".json":
         if not path.is_file():

@@ -109,6 +109,8 @@ def test_potsdam_fixture_buildings_and_cars(fixtures_dir):
 def test_open_mask_source_names_the_flag(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"^--train potsdam:/nowhere: no such folder \(the potsdam dataset\)$"):
         open_mask_source("potsdam:/nowhere", "--train", True)
+    with pytest.raises(FileNotFoundError, match=rf"^--eval isaid:{tmp_path}: {tmp_path}: no isaid layout found"):
+        open_mask_source(f"isaid:{tmp_path}", "--eval", False)
     with pytest.raises(ValueError, match=r"or potsdam:DIR / isaid:DIR$"):
         open_mask_source("vaihingen:/x", "--train", True)
 
