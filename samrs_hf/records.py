@@ -37,6 +37,7 @@ __all__ = [
     "SourceImage",
     "SourceObject",
     "decode_rgb",
+    "load_pixels",
     "max_image_pixels",
     "open_image",
     "open_rgb",
@@ -125,12 +126,21 @@ def _check_pixels(image: Image.Image, path: str | Path) -> None:
 @contextmanager
 def open_image(path: str | Path) -> Iterator[ImageFile.ImageFile]:
     """The image at ``path``, its header read and its size checked against the pixel limit (nothing decoded);
-    :class:`ImageReadError` names the file. Pixels are decoded when used inside the block."""
+    :class:`ImageReadError` names the file. Decode its pixels inside the block with
+    :func:`load_pixels`, so that a file cut short or damaged is an :class:`ImageReadError` naming it too."""
     with ExitStack() as files:
         with _naming(path):
             image = _identify(files.enter_context(open(path, "rb")), path)
         _check_pixels(image, path)
         yield image
+
+
+def load_pixels(image: ImageFile.ImageFile, path: str | Path) -> ImageFile.ImageFile:
+    """Decode ``image``, opened from ``path`` by :func:`open_image`; returns it. A file cut short or damaged is an
+    :class:`ImageReadError` naming ``path``."""
+    with _naming(path):
+        image.load()
+    return image
 
 
 def _bits_per_sample(image: ImageFile.ImageFile) -> int:
@@ -197,8 +207,7 @@ def decode_rgb(path: str | Path, frame: tuple[int, int] | None = None) -> Decode
     with open_image(path) as image:
         raw = image.size
         _check_header(image, path, frame)
-        with _naming(path):
-            image.load()
+        load_pixels(image, path)
         orientation = _orientation(image)  # after decoding: a PNG's may follow its pixels
         as_is = image.mode == "RGB" and _as_is(image, path, orientation)
         displayed = _transposed(raw) if orientation in (5, 6, 7, 8) else raw

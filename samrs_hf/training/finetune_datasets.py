@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from samrs_hf.classes import IGNORE_INDEX
-from samrs_hf.records import open_image
+from samrs_hf.records import load_pixels, open_image
 
 __all__ = ["DATASETS", "ISAID", "POTSDAM", "LabeledScene", "SegDatasetSpec", "decode_label", "find_scenes"]
 
@@ -245,8 +245,10 @@ def _decode_indices(values: np.ndarray, spec: SegDatasetSpec, path: Path) -> np.
 
 
 def decode_label(path: Path, spec: SegDatasetSpec) -> np.ndarray:
-    """Class indices (uint8, 255 = ignore) from a colour (RGB) or index (L / P mode) label image."""
+    """Class indices (uint8, 255 = ignore) from a colour (RGB) or index (L / P mode) label image;
+    :class:`~samrs_hf.records.ImageReadError` naming ``path`` when it cannot be read."""
     with open_image(path) as image:
+        load_pixels(image, path)
         if image.mode in ("RGB", "RGBA"):
             return _decode_colors(np.asarray(image.convert("RGB")), spec, path)
         if image.mode not in ("L", "P"):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from samrs_hf.records import ImageReadError
 from samrs_hf.training.data import SceneTiles, fraction_indices
 from samrs_hf.training.finetune_datasets import ISAID, POTSDAM, decode_label, find_scenes
 
@@ -81,6 +82,15 @@ def test_unknown_colour_and_index_name_the_file(tmp_path):
     Image.fromarray(np.full((4, 4), 9, np.uint8)).save(bad_index)
     with pytest.raises(ValueError, match=r"bad_index\.png: label value 9 is not a potsdam class index"):
         decode_label(bad_index, POTSDAM)
+
+
+def test_a_label_cut_short_names_the_file(tmp_path):
+    label = tmp_path / "cut.png"
+    noise = np.random.default_rng(0).integers(0, 7, (64, 64), dtype=np.uint8)  # incompressible enough to cut
+    Image.fromarray(noise).save(label)
+    label.write_bytes(label.read_bytes()[: label.stat().st_size // 2])
+    with pytest.raises(ImageReadError, match=r"cut\.png: cannot read image: image file is truncated"):
+        decode_label(label, POTSDAM)
 
 
 def test_missing_label_and_layout(tmp_path):
